@@ -1,0 +1,1 @@
+pytest_plugins = ["fixtures_dns", "fixtures_postgres", "fixtures_tls"]
