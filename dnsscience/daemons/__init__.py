@@ -1,0 +1,1 @@
+"""Long-running daemons: emaild, the SSL scanner and the SSL monitor."""

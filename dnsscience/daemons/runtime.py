@@ -1,0 +1,308 @@
+"""What every dnsscience daemon shares: arguments, logging, signals, pid file,
+database connection with retries, the schema check and the batch loop.
+
+A daemon supplies a :class:`Worker`; :func:`run_daemon` drives it until SIGTERM or
+SIGINT, or after one pass over the due work with ``--once``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import resource
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from dnsscience import __version__
+from dnsscience.errors import ConfigurationError, DatabaseError, SchemaError
+
+__all__ = [
+    "EXIT_CONFIGURATION",
+    "EXIT_SCHEMA",
+    "DRAIN_SECONDS",
+    "StopSignal",
+    "Worker",
+    "build_argument_parser",
+    "configure_logging",
+    "instance_name",
+    "raise_open_file_limit",
+    "run_daemon",
+]
+
+#: Exit status when the configuration is unusable.
+EXIT_CONFIGURATION = 3
+#: Exit status when the database lacks a required table, column or constraint.
+EXIT_SCHEMA = 4
+
+#: After SIGTERM, how long work already in flight may run before the daemon exits.
+DRAIN_SECONDS = 20.0
+#: Pause after a pass that found nothing due.
+IDLE_SECONDS = 30.0
+#: Maximum pause between attempts to reach the database, in seconds.
+MAX_RECONNECT_SECONDS = 60.0
+
+LOG_FORMAT = "%(asctime)s - %(name)s - %(levelname)s - %(message)s"
+LOG_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+class StopSignal:
+    """Turns SIGTERM and SIGINT into a flag that the batch loop checks."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.signal_name: str | None = None
+
+    def install(self) -> None:
+        """Install the handlers; call from the main thread."""
+        signal.signal(signal.SIGTERM, self._handle)
+        signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, number: int, _frame: Any) -> None:
+        self.signal_name = signal.Signals(number).name
+        self._event.set()
+
+    def set(self) -> None:
+        self._event.set()
+
+    @property
+    def requested(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``; return True as soon as a stop is requested."""
+        return self._event.wait(seconds)
+
+
+class Worker(Protocol):
+    """One daemon's work, driven by :func:`run_daemon`."""
+
+    #: Schema scope passed to ``dnsscience.store.schema.check``.
+    schema_scope: str
+
+    def open(self, connection: Any) -> None:
+        """Prepare for work (DNS engine, sessions); ``connection`` is ready."""
+
+    def run_batch(self, connection: Any, stop: StopSignal) -> int:
+        """Claim due work, process it and commit it. Return how many items were done."""
+
+    def close(self) -> None:
+        """Release what open() acquired."""
+
+
+def instance_name() -> str:
+    """Return ``host:pid``, the id this process claims work under."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def build_argument_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """Return the argument parser shared by the daemons."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument(
+        "--once", action="store_true", help="process what is due now, then exit"
+    )
+    parser.add_argument(
+        "--env-file",
+        metavar="PATH",
+        help="read KEY=VALUE settings from PATH (also DNSSCIENCE_ENV_FILE); "
+        "variables already in the environment take precedence",
+    )
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("DNSSCIENCE_LOG_LEVEL", "INFO"),
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="least severe level logged (default INFO)",
+    )
+    parser.add_argument(
+        "--log-file",
+        metavar="PATH",
+        help="also append the log to PATH (the original daemons used "
+        "/var/log/dnsscience/<name>.log); standard output is always logged to",
+    )
+    parser.add_argument(
+        "--pid-file",
+        metavar="PATH",
+        help="write the process id to PATH and remove it on exit (the original daemons "
+        "used /var/run/dnsscience/<name>.pid)",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def configure_logging(name: str, level: str, log_file: str | None) -> logging.Logger:
+    """Log to standard output (journald under systemd) and optionally to a file."""
+    formatter = logging.Formatter(LOG_FORMAT, LOG_DATE_FORMAT)
+    formatter.converter = time.gmtime
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stdout)]
+    if log_file:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_file))
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+    root.setLevel(level)
+    return logging.getLogger(name)
+
+
+def raise_open_file_limit(needed: int, logger: logging.Logger) -> None:
+    """Raise the soft RLIMIT_NOFILE to ``needed`` (capped by the hard limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        logger.info("Raised the open-file limit from %d to %d", soft, target)
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        logger.warning(
+            "The open-file hard limit %d is below the %d that the concurrency needs; "
+            "raise LimitNOFILE or lower the concurrency",
+            hard,
+            needed,
+        )
+
+
+class _PidFile:
+    def __init__(self, path: str | None) -> None:
+        self.path = Path(path) if path else None
+
+    def __enter__(self) -> _PidFile:
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(f"{os.getpid()}\n")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+def _connect(conninfo: str, stop: StopSignal, logger: logging.Logger) -> Any | None:
+    """Open a database connection, retrying with backoff until it works or a stop."""
+    from dnsscience import _core
+
+    delay = 1.0
+    while not stop.requested:
+        try:
+            connection = _core.Connection(conninfo)
+            logger.info("Database connection established")
+            return connection
+        except DatabaseError as error:
+            logger.error("Database connection failed: %s; retrying in %.0f s", error, delay)
+            if stop.wait(delay):
+                break
+            delay = min(delay * 2, MAX_RECONNECT_SECONDS)
+    return None
+
+
+def _check_schema(connection: Any, scope: str, logger: logging.Logger) -> bool:
+    """Log every schema gap; return False when a required one stops the daemon."""
+    from dnsscience.store import schema
+
+    gaps = schema.check(connection, scope=scope)
+    blocking = False
+    for gap in gaps:
+        if gap.required:
+            logger.error("Schema check failed: %s", gap.describe())
+            blocking = True
+        else:
+            logger.warning("Schema check: %s; skipping that part", gap.describe())
+    return not blocking
+
+
+def run_daemon(
+    name: str,
+    worker: Worker,
+    settings: Any,
+    arguments: argparse.Namespace,
+    logger: logging.Logger,
+) -> int:
+    """Run ``worker`` in batches until stopped. Return the process exit status."""
+    stop = StopSignal()
+    stop.install()
+    with _PidFile(arguments.pid_file):
+        logger.info("%s daemon started (PID: %d), version %s", name, os.getpid(), __version__)
+        logger.info("Settings: %s", settings.redacted())
+        status = _run_loop(worker, settings, arguments.once, stop, logger)
+        logger.info("%s daemon stopped", name)
+        return status
+
+
+def _run_loop(
+    worker: Worker, settings: Any, once: bool, stop: StopSignal, logger: logging.Logger
+) -> int:
+    connection = _connect(settings.conninfo(), stop, logger)
+    if connection is None:
+        return 0
+    try:
+        if not _check_schema(connection, worker.schema_scope, logger):
+            logger.error("Run 'dnsscience db migrate' with this configuration, then restart")
+            return EXIT_SCHEMA
+        worker.open(connection)
+        return _batches(worker, connection, settings, once, stop, logger)
+    except ConfigurationError as error:
+        logger.error("Configuration error: %s", error)
+        return EXIT_CONFIGURATION
+    finally:
+        worker.close()
+        connection.close()
+        if stop.requested:
+            logger.info("Shutting down after %s", stop.signal_name or "a stop request")
+
+
+def _batches(
+    worker: Worker,
+    connection: Any,
+    settings: Any,
+    once: bool,
+    stop: StopSignal,
+    logger: logging.Logger,
+) -> int:
+    delay = 1.0
+    while not stop.requested:
+        try:
+            done = worker.run_batch(connection, stop)
+            delay = 1.0
+        except SchemaError as error:
+            logger.error("Schema error: %s; run 'dnsscience db migrate'", error)
+            return EXIT_SCHEMA
+        except DatabaseError as error:
+            logger.error("Database error: %s; retrying in %.0f s", error, delay)
+            if stop.wait(delay):
+                break
+            delay = min(delay * 2, MAX_RECONNECT_SECONDS)
+            continue
+        if done == 0:
+            if once:
+                logger.info("Nothing more is due; exiting (--once)")
+                return 0
+            stop.wait(IDLE_SECONDS)
+    return 0
+
+
+def main_entry(
+    prog: str,
+    description: str,
+    daemon_name: str,
+    make_worker: Any,
+    argv: Sequence[str] | None = None,
+) -> int:
+    """Parse arguments, load settings, configure logging and run a daemon."""
+    from dnsscience.config import Settings
+
+    arguments = build_argument_parser(prog, description).parse_args(argv)
+    logger = configure_logging(daemon_name, arguments.log_level, arguments.log_file)
+    try:
+        settings = Settings.from_environment(env_file=arguments.env_file)
+        worker = make_worker(settings, logger)
+    except ConfigurationError as error:
+        logger.error("Configuration error: %s", error)
+        return EXIT_CONFIGURATION
+    return run_daemon(daemon_name, worker, settings, arguments, logger)
