@@ -1,0 +1,89 @@
+"""Start and stop the test bed's server processes.
+
+Every child gets ``PR_SET_PDEATHSIG`` = SIGTERM on Linux, so the kernel stops it
+when the thread that started it dies, even if Python is killed with SIGKILL and
+no cleanup code runs.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ManagedProcess"]
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _stop_with_parent() -> None:
+    """Ask the kernel to send SIGTERM to this child when its parent dies (Linux only)."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class ManagedProcess:
+    """A server child process whose output goes to a log file."""
+
+    def __init__(self, name: str, command: Sequence[str], log_path: Path) -> None:
+        self.name = name
+        self.command = list(command)
+        self.log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def start(self, env: dict[str, str] | None = None) -> None:
+        """Start the command with stdout and stderr appended to ``log_path``."""
+        logger.info("starting %s: %s", self.name, " ".join(self.command))
+        with open(self.log_path, "ab") as log:
+            self._process = subprocess.Popen(
+                self.command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_stop_with_parent,
+                env=env,
+            )
+
+    def is_running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def log_tail(self, lines: int = 20) -> str:
+        """Return the last lines of the log, for error messages."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Send SIGTERM, wait up to ``timeout`` seconds, then SIGKILL. Safe to call twice."""
+        process = self._process
+        if process is None:
+            return
+        self._process = None
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                logger.warning(
+                    "%s (pid %d) ignored SIGTERM for %.0f s; killing it",
+                    self.name,
+                    process.pid,
+                    timeout,
+                )
+                process.kill()
+                process.wait()
+        logger.info("stopped %s (pid %d, exit status %s)", self.name, process.pid, process.returncode)
