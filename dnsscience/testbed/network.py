@@ -89,12 +89,18 @@ def _encode_name(name: str) -> bytes:
 
 
 def probe_dns(
-    host: str, port: int, name: str, rrtype: int = RRTYPE_SOA, timeout: float = 0.5
+    host: str,
+    port: int,
+    name: str,
+    rrtype: int = RRTYPE_SOA,
+    timeout: float = 0.5,
+    recursion_desired: bool = False,
 ) -> int | None:
     """Send one UDP query and return the response's RCODE, or None without a response."""
     query_id = int.from_bytes(os.urandom(2), "big")
-    # Header: ID, flags with RD clear, one question, no other sections.
-    query = struct.pack("!HHHHHH", query_id, 0, 1, 0, 0, 0)
+    # Header: ID, flags (only RD may be set), one question, no other sections.
+    flags = 0x0100 if recursion_desired else 0
+    query = struct.pack("!HHHHHH", query_id, flags, 1, 0, 0, 0)
     query += _encode_name(name) + struct.pack("!HH", rrtype, 1)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_DGRAM) as client:
@@ -118,6 +124,7 @@ def wait_for_dns(
     timeout: float,
     is_alive: object = None,
     expected_rcode: int = 0,
+    recursion_desired: bool = False,
 ) -> None:
     """Wait until every name in ``names`` returns ``expected_rcode`` for SOA.
 
@@ -130,7 +137,8 @@ def wait_for_dns(
     while pending:
         if callable(is_alive) and not is_alive():
             raise RuntimeError(f"the DNS server on {format_nameserver(host, port)} exited")
-        if probe_dns(host, port, pending[0]) == expected_rcode:
+        rcode = probe_dns(host, port, pending[0], recursion_desired=recursion_desired)
+        if rcode == expected_rcode:
             pending.pop(0)
             continue
         if time.monotonic() > deadline:

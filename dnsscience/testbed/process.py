@@ -43,18 +43,27 @@ class ManagedProcess:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
-    def start(self, env: dict[str, str] | None = None) -> None:
-        """Start the command with stdout and stderr appended to ``log_path``."""
+    def start(self, env: dict[str, str] | None = None, capture_stdout: bool = False) -> None:
+        """Start the command with stderr appended to ``log_path``.
+
+        stdout goes to the log too, unless ``capture_stdout`` makes it a pipe
+        that the ``stdout`` property returns.
+        """
         logger.info("starting %s: %s", self.name, " ".join(self.command))
         with open(self.log_path, "ab") as log:
             self._process = subprocess.Popen(
                 self.command,
                 stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+                stdout=subprocess.PIPE if capture_stdout else log,
+                stderr=log,
                 preexec_fn=_stop_with_parent,
                 env=env,
             )
+
+    @property
+    def stdout(self):
+        """The child's stdout pipe when started with ``capture_stdout``, else None."""
+        return self._process.stdout if self._process else None
 
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
@@ -73,6 +82,8 @@ class ManagedProcess:
         if process is None:
             return
         self._process = None
+        if process.stdout is not None:
+            process.stdout.close()
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             try:
