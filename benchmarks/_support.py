@@ -1,0 +1,261 @@
+"""Shared helpers of the benchmarks: machine description, timing, verdicts, results.
+
+Every benchmark prints the machine it ran on (CPU, cores, memory, load, Debian and
+library versions), its measurements, one PASS/FAIL line per target, and with
+``--json PATH`` also writes them as JSON for ``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "BenchmarkReport",
+    "ProcessRun",
+    "ProgressPrinter",
+    "machine_description",
+    "run_process",
+]
+
+# Debian packages whose versions matter to a result.
+_PACKAGES = (
+    "libc-ares2",
+    "libpqxx-6.4",
+    "libpqxx-7.10",
+    "libssl3",
+    "libssl3t64",
+    "knot",
+    "dnsperf",
+    "nginx-light",
+    "openssl",
+    "postgresql",
+)
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def _cpu_model() -> str:
+    match = re.search(r"^model name\s*:\s*(.+)$", _read("/proc/cpuinfo"), re.MULTILINE)
+    return match.group(1).strip() if match else platform.processor() or "unknown"
+
+
+def _memory_total() -> str:
+    match = re.search(r"^MemTotal:\s*(\d+) kB", _read("/proc/meminfo"), re.MULTILINE)
+    return f"{int(match.group(1)) / 1024 / 1024:.1f} GiB" if match else "unknown"
+
+
+def _package_versions() -> dict[str, str]:
+    if shutil.which("dpkg-query") is None:
+        return {}
+    versions = {}
+    for package in _PACKAGES:
+        completed = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Status}|${Version}", package],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        status, _, version = completed.stdout.partition("|")
+        if completed.returncode == 0 and "install ok installed" in status:
+            versions[package] = version
+    return versions
+
+
+def _python_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    try:
+        import dnsscience
+
+        versions["dnsscience"] = dnsscience.__version__
+    except ImportError as error:
+        versions["dnsscience"] = f"not importable ({error})"
+    try:
+        import dns.version
+
+        versions["dnspython"] = dns.version.version
+    except ImportError:
+        pass
+    return versions
+
+
+def load_average() -> tuple[float, float, float]:
+    """Return the 1, 5 and 15 minute load averages."""
+    return os.getloadavg()
+
+
+def machine_description() -> dict[str, Any]:
+    """Describe the host as ``nproc``, ``free -h``, /proc/cpuinfo and dpkg report it."""
+    return {
+        "cpu_model": _cpu_model(),
+        "nproc": os.cpu_count(),
+        "memory_total": _memory_total(),
+        "debian_version": _read("/etc/debian_version").strip() or "unknown",
+        "kernel": platform.release(),
+        "load_average_at_start": [round(value, 2) for value in load_average()],
+        "packages": _package_versions(),
+        "python_packages": _python_versions(),
+    }
+
+
+@dataclass
+class ProcessRun:
+    """Outcome of :func:`run_process`: exit status, wall time and peak memory."""
+
+    command: list[str]
+    returncode: int
+    elapsed_seconds: float
+    max_rss_mib: float
+    user_seconds: float
+    system_seconds: float
+
+
+def run_process(
+    command: Sequence[str],
+    env: dict[str, str] | None = None,
+    stdout_path: Path | None = None,
+    timeout: float | None = None,
+) -> ProcessRun:
+    """Run ``command`` to completion and return its wall time and own peak RSS.
+
+    The peak RSS and CPU times come from ``wait4()`` on this one child, so other
+    children of the benchmark (servers, dnsperf) do not count. On ``timeout``
+    seconds the child is killed and the run is returned with its status.
+    """
+    output = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL
+    try:
+        started = time.monotonic()
+        process = subprocess.Popen(
+            list(command), env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+        deadline = None if timeout is None else started + timeout
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                process.kill()
+                pid, status, usage = os.wait4(process.pid, 0)
+                break
+            time.sleep(0.05)
+        elapsed = time.monotonic() - started
+        # Popen would otherwise wait on a pid that wait4() already reaped.
+        process.returncode = os.waitstatus_to_exitcode(status)
+    finally:
+        if stdout_path:
+            output.close()
+    return ProcessRun(
+        command=list(command),
+        returncode=process.returncode,
+        elapsed_seconds=elapsed,
+        # ru_maxrss is in KiB on Linux.
+        max_rss_mib=usage.ru_maxrss / 1024,
+        user_seconds=usage.ru_utime,
+        system_seconds=usage.ru_stime,
+    )
+
+
+class ProgressPrinter:
+    """Print ``label: done/total`` at most every ``interval`` seconds, and at the end."""
+
+    def __init__(self, label: str, interval: float = 5.0) -> None:
+        self.label = label
+        self.interval = interval
+        self.started = time.monotonic()
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done != total and now - self._last < self.interval:
+            return
+        self._last = now
+        elapsed = now - self.started
+        rate = done / elapsed if elapsed > 0 else 0.0
+        print(f"  {self.label}: {done}/{total} in {elapsed:.1f} s ({rate:.1f}/s)", flush=True)
+
+
+@dataclass
+class BenchmarkReport:
+    """Measurements, targets and verdicts of one benchmark run."""
+
+    name: str
+    command: str = field(default_factory=lambda: " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]))
+    machine: dict[str, Any] = field(default_factory=machine_description)
+    measurements: dict[str, Any] = field(default_factory=dict)
+    targets: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def measure(self, key: str, value: Any, unit: str = "") -> Any:
+        """Record and print one measurement; return ``value``."""
+        self.measurements[key] = value
+        shown = f"{value:,.1f}" if isinstance(value, float) else str(value)
+        print(f"  {key}: {shown} {unit}".rstrip(), flush=True)
+        return value
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+        print(f"  note: {text}", flush=True)
+
+    def target(self, name: str, value: float | None, threshold: float, higher_is_better: bool) -> bool:
+        """Compare ``value`` with ``threshold``, print PASS or FAIL, and record it.
+
+        A missing value (the measurement could not be made) is a FAIL.
+        """
+        if value is None:
+            passed = False
+        elif higher_is_better:
+            passed = value >= threshold
+        else:
+            passed = value < threshold
+        relation = ">=" if higher_is_better else "<"
+        shown = "not measured" if value is None else f"{value:,.2f}"
+        verdict = "PASS" if passed else "FAIL"
+        print(f"{verdict}: {name} = {shown} (target {relation} {threshold:g})", flush=True)
+        self.targets.append(
+            {
+                "name": name,
+                "value": value,
+                "target": f"{relation} {threshold:g}",
+                "verdict": verdict,
+            }
+        )
+        return passed
+
+    def print_machine(self) -> None:
+        machine = self.machine
+        load = ", ".join(str(value) for value in machine["load_average_at_start"])
+        print(
+            f"machine: {machine['cpu_model']}, {machine['nproc']} CPUs, "
+            f"{machine['memory_total']}, Debian {machine['debian_version']}, "
+            f"load average {load}",
+            flush=True,
+        )
+        versions = {**machine["packages"], **machine["python_packages"]}
+        print("versions: " + ", ".join(f"{key} {value}" for key, value in versions.items()))
+
+    def finish(self, json_path: str | None) -> int:
+        """Record the final load average, write JSON if asked; return the exit status.
+
+        The status is 0 when every target passed, 1 otherwise.
+        """
+        self.machine["load_average_at_end"] = [round(value, 2) for value in load_average()]
+        print(f"load average at end: {self.machine['load_average_at_end']}", flush=True)
+        if json_path:
+            Path(json_path).write_text(json.dumps(self.__dict__, indent=2, default=str) + "\n")
+            print(f"results written to {json_path}")
+        return 0 if all(item["verdict"] == "PASS" for item in self.targets) else 1

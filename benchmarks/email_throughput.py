@@ -1,0 +1,268 @@
+"""Email check throughput end to end, against the DNS server's own ceiling.
+
+In one run, on the local test bed (Knot on 127.0.0.1 serving ``--domains``
+generated domains, and a throwaway PostgreSQL cluster):
+
+1. Ceiling: ``dnsperf`` replays the query mix of one email check per domain
+   (see ``query_mix.py``) against Knot with several clients and threads, at two
+   depths of outstanding queries, and the higher queries per second counts.
+2. Ours: the domains are inserted into ``domains`` of a migrated database, and
+   ``dnsscience-emaild --once`` runs with the test bed's settings in its
+   environment until every due domain is checked and stored. Reported: wall
+   time, domains per second, queries per second (query-mix count per domain
+   times domains, divided by the wall time) and the daemon's peak RSS.
+
+Targets: ours >= 0.5 of dnsperf's queries per second; peak RSS < 300 MiB.
+
+    ./dev bench email_throughput --domains 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _support import BenchmarkReport, run_process  # noqa: E402
+from query_mix import QueryMix  # noqa: E402
+
+TARGET_QPS_RATIO = 0.5
+TARGET_PEAK_RSS_MIB = 300.0
+DATABASE = "bench_email"
+
+
+def parse_arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--domains", type=int, default=100_000, help="generated domains to check (100000)"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="zone generator seed (1)")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=500,
+        help="DNSSCIENCE_CONCURRENCY of the daemon: domains checked at once (500)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=5000,
+        help="DNSSCIENCE_BATCH_SIZE of the daemon: domains claimed per batch (5000)",
+    )
+    parser.add_argument(
+        "--dnsperf-seconds",
+        type=float,
+        default=20.0,
+        help="duration of each dnsperf run in seconds (20)",
+    )
+    parser.add_argument(
+        "--dnsperf-outstanding",
+        default="200,1000",
+        help="comma-separated dnsperf -q values (maximum outstanding queries) to try",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=3600.0,
+        help="seconds after which the daemon run is killed and the benchmark fails (3600)",
+    )
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    arguments = parser.parse_args()
+    if arguments.domains < 1:
+        parser.error("--domains must be at least 1")
+    return arguments
+
+
+def _split_nameserver(nameserver: str) -> tuple[str, int]:
+    address, _, port = nameserver.rpartition(":")
+    return address.strip("[]"), int(port)
+
+
+def run_dnsperf(
+    report: BenchmarkReport, nameserver: str, input_path: Path, seconds: float, outstanding: list[int]
+) -> float | None:
+    """Run dnsperf once per ``-q`` value; record each and return the best queries per second."""
+    dnsperf = shutil.which("dnsperf")
+    if dnsperf is None:
+        report.note("dnsperf is not installed (Debian package dnsperf); no ceiling measured")
+        return None
+    address, port = _split_nameserver(nameserver)
+    threads = max(2, os.cpu_count() or 2)
+    best = None
+    for depth in outstanding:
+        command = [
+            dnsperf, "-s", address, "-p", str(port), "-d", str(input_path),
+            "-c", str(threads * 4), "-T", str(threads), "-q", str(depth),
+            "-l", f"{seconds:g}", "-t", "5", "-e",
+        ]  # fmt: skip
+        print("running " + " ".join(command), flush=True)
+        completed = subprocess.run(command, capture_output=True, text=True, check=False)
+        if completed.returncode != 0:
+            report.note(f"dnsperf -q {depth} failed: {completed.stderr.strip()[-500:]}")
+            continue
+        qps = re.search(r"Queries per second:\s+([\d.]+)", completed.stdout)
+        lost = re.search(r"Queries lost:\s+(\d+)", completed.stdout)
+        completed_count = re.search(r"Queries completed:\s+(\d+)", completed.stdout)
+        if qps is None:
+            report.note(f"dnsperf -q {depth} printed no rate: {completed.stdout[-500:]}")
+            continue
+        rate = float(qps.group(1))
+        report.measure(f"dnsperf_q{depth}_qps", rate, "queries/s")
+        if lost and completed_count:
+            report.measure(f"dnsperf_q{depth}_lost", int(lost.group(1)))
+            report.measure(f"dnsperf_q{depth}_completed", int(completed_count.group(1)))
+        best = rate if best is None else max(best, rate)
+    if best is not None:
+        report.measure("dnsperf_qps", best, "queries/s")
+    return best
+
+
+def load_domains(cluster, dsn: str, domains: list[str], workdir: Path) -> None:
+    """Insert ``domains`` as active rows of ``domains`` with one COPY."""
+    path = workdir / "domains.sql"
+    with open(path, "w") as output:
+        output.write("COPY domains (domain_name, is_active) FROM STDIN;\n")
+        for domain in domains:
+            output.write(f"{domain}\tt\n")
+        output.write("\\.\n")
+    cluster.run_sql_file(dsn, path)
+
+
+def migrate(dsn: str) -> None:
+    from dnsscience._core import Connection
+    from dnsscience.store.migrations import migrate as apply_migrations
+
+    connection = Connection(dsn)
+    try:
+        apply_migrations(connection)
+    finally:
+        connection.close()
+
+
+def find_emaild() -> list[str]:
+    """Return the command that starts the installed daemon."""
+    script = Path(sys.executable).parent / "dnsscience-emaild"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "dnsscience.daemons.emaild"]
+
+
+def run_ours(
+    report: BenchmarkReport,
+    arguments: argparse.Namespace,
+    dsn: str,
+    nameserver: str,
+    workdir: Path,
+):
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DB_", "DNSSCIENCE_")) and key != "DATABASE_URL"
+    }
+    environment.update(
+        {
+            "DATABASE_URL": dsn,
+            "DNSSCIENCE_NAMESERVERS": nameserver,
+            "DNSSCIENCE_CONCURRENCY": str(arguments.concurrency),
+            "DNSSCIENCE_BATCH_SIZE": str(arguments.batch_size),
+        }
+    )
+    log_path = workdir / "emaild.log"
+    command = [*find_emaild(), "--once", "--log-level", "INFO"]
+    print(
+        f"running {' '.join(command)} with DNSSCIENCE_CONCURRENCY={arguments.concurrency} "
+        f"DNSSCIENCE_BATCH_SIZE={arguments.batch_size} (log {log_path})",
+        flush=True,
+    )
+    run = run_process(command, env=environment, stdout_path=log_path, timeout=arguments.timeout)
+    log_tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
+    print(log_tail)
+    report.measure("ours_exit_status", run.returncode)
+    report.measure("ours_seconds", run.elapsed_seconds, "s")
+    report.measure("ours_peak_rss_mib", run.max_rss_mib, "MiB")
+    report.measure("ours_cpu_user_seconds", run.user_seconds, "s")
+    report.measure("ours_cpu_system_seconds", run.system_seconds, "s")
+    return run
+
+
+def count_stored(cluster, dsn: str) -> tuple[int, int]:
+    """Return (rows in email_security_records, of them with last_checked set)."""
+    rows = cluster.query(
+        dsn, "SELECT count(*), count(last_checked) FROM email_security_records"
+    )
+    return int(rows[0][0]), int(rows[0][1])
+
+
+def main() -> int:
+    arguments = parse_arguments()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    outstanding = [int(item) for item in arguments.dnsperf_outstanding.split(",") if item.strip()]
+    from dnsscience.email import DEFAULT_DKIM_SELECTORS
+    from dnsscience.testbed import TestBed
+
+    report = BenchmarkReport("email_throughput")
+    report.print_machine()
+    print(f"starting the test bed with {arguments.domains} generated domains", flush=True)
+    started = time.monotonic()
+    with TestBed(
+        domains=arguments.domains,
+        seed=arguments.seed,
+        postgres=True,
+        hard_cases=False,
+        corpus=False,
+    ) as bed:
+        report.measure("testbed_start_seconds", time.monotonic() - started, "s")
+        domains = list(bed.domains)
+        workdir = bed.workdir
+        report.measure("domains", len(domains))
+
+        mix = QueryMix(bed.manifest, bed.nameserver, DEFAULT_DKIM_SELECTORS)
+        input_path = workdir / "dnsperf-queries.txt"
+        queries = mix.write_dnsperf_input(input_path, domains)
+        queries_per_domain = queries / len(domains)
+        report.measure("mix_queries", queries)
+        report.measure("mix_queries_per_domain", queries_per_domain)
+
+        ceiling = run_dnsperf(
+            report, bed.nameserver, input_path, arguments.dnsperf_seconds, outstanding
+        )
+
+        cluster = bed.postgres
+        dsn = cluster.create_database(DATABASE)
+        migrate(dsn)
+        load_domains(cluster, dsn, domains, workdir)
+        run = run_ours(report, arguments, dsn, bed.nameserver, workdir)
+        stored, checked = count_stored(cluster, dsn)
+        report.measure("ours_rows_stored", stored)
+        report.measure("ours_rows_with_last_checked", checked)
+
+        if run.returncode != 0 or checked < len(domains):
+            report.note(
+                f"the daemon exited with {run.returncode} and stored {checked} of "
+                f"{len(domains)} domains; see {workdir / 'emaild.log'}"
+            )
+            shutil.copy(workdir / "emaild.log", Path.cwd() / "email_throughput-emaild.log")
+
+        domains_per_second = checked / run.elapsed_seconds
+        ours_qps = domains_per_second * queries_per_domain
+        report.measure("ours_domains_per_second", domains_per_second, "domains/s")
+        report.measure("ours_qps_from_mix", ours_qps, "queries/s")
+
+    ratio = ours_qps / ceiling if ceiling else None
+    report.measure("qps_ratio", ratio)
+    report.target("queries/s ours / dnsperf", ratio, TARGET_QPS_RATIO, higher_is_better=True)
+    report.target("peak RSS of the daemon in MiB", run.max_rss_mib, TARGET_PEAK_RSS_MIB, False)
+    report.target("domains stored / domains", checked / len(domains), 1.0, True)
+    return report.finish(arguments.json)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
