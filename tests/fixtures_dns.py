@@ -8,6 +8,9 @@
 - ``unbound`` (session): unbound in front of Knot and the responder
   (``dnsscience.testbed.unbound.UnboundServer``).
 - ``dns_testbed_ipv6``: the same bed, or a skip where ``::1`` is missing.
+- ``dns_query``: ``dns_query(nameserver, name, rrtype, tcp=False, timeout=2.0)``
+  sends one query with dnspython to an explicit ``host:port`` and returns the
+  ``dns.message.Message``; it raises ``dns.exception.Timeout`` without a response.
 
 For the whole session ``DNSSCIENCE_NAMESERVERS`` names Knot's address, so code
 that reads it never falls back to the system resolver. Tests still pass
@@ -19,6 +22,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
+import dns.flags
+import dns.message
+import dns.query
 import pytest
 
 from dnsscience.testbed import TestBed
@@ -68,3 +74,37 @@ def dns_testbed_ipv6(dns_testbed: TestBed) -> TestBed:
     if dns_testbed.nameserver_ipv6 is None:
         pytest.skip("the host has no IPv6 loopback address (::1)")
     return dns_testbed
+
+
+def _split_nameserver(nameserver: str) -> tuple[str, int]:
+    host, _, port = nameserver.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def query_nameserver(
+    nameserver: str,
+    name: str,
+    rrtype: str = "A",
+    tcp: bool = False,
+    timeout: float = 2.0,
+    recursion_desired: bool = True,
+    payload: int = 1232,
+) -> dns.message.Message:
+    """Send one query to ``nameserver`` ("host:port") and return the response.
+
+    The query carries EDNS with ``payload`` as the UDP buffer size (1232 bytes by
+    default), so a larger answer comes back truncated over UDP.
+    """
+    host, port = _split_nameserver(nameserver)
+    query = dns.message.make_query(name, rrtype, use_edns=0, payload=payload)
+    if not recursion_desired:
+        query.flags &= ~dns.flags.RD
+    if tcp:
+        return dns.query.tcp(query, host, port=port, timeout=timeout)
+    return dns.query.udp(query, host, port=port, timeout=timeout, ignore_trailing=True)
+
+
+@pytest.fixture(scope="session")
+def dns_query():
+    """``query_nameserver``: one dnspython query to an explicit nameserver."""
+    return query_nameserver

@@ -43,7 +43,12 @@ class ManagedProcess:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
-    def start(self, env: dict[str, str] | None = None, capture_stdout: bool = False) -> None:
+    def start(
+        self,
+        env: dict[str, str] | None = None,
+        capture_stdout: bool = False,
+        cwd: Path | None = None,
+    ) -> None:
         """Start the command with stderr appended to ``log_path``.
 
         stdout goes to the log too, unless ``capture_stdout`` makes it a pipe
@@ -58,6 +63,7 @@ class ManagedProcess:
                 stderr=log,
                 preexec_fn=_stop_with_parent,
                 env=env,
+                cwd=cwd,
             )
 
     @property

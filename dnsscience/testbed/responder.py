@@ -398,7 +398,9 @@ class Responder:
         if self.upstream:
             command += ["--upstream", self.upstream]
         self._process = ManagedProcess("responder", command, self.workdir / "responder.log")
-        self._process.start(capture_stdout=True)
+        # The work folder as cwd keeps ``python -m`` from importing a source
+        # checkout in the caller's cwd instead of the installed package.
+        self._process.start(capture_stdout=True, cwd=self.workdir)
         stdout = self._process.stdout
         deadline = time.monotonic() + timeout
         line = b""
