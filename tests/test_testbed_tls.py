@@ -506,3 +506,15 @@ def test_every_target_has_expectation(tls_testbed):
 def test_bed_rejects_non_loopback_prefix():
     with pytest.raises(ValueError, match="loopback"):
         TlsTestBed(address_prefix="10.0.0.")
+
+
+def test_nameserver_resolves_bed_names(tls_testbed, tls_nameserver, dns_query):
+    valid = tls_testbed.target("valid.tls.test")
+    answer = dns_query(tls_nameserver, "valid.tls.test", "A")
+    addresses = [item.address for rrset in answer.answer for item in rrset]
+    assert addresses == [valid.address]
+    missing = dns_query(tls_nameserver, "missing.tls.test", "A")
+    assert missing.rcode() == 3  # NXDOMAIN
+    no_address = dns_query(tls_nameserver, "noaddress.tls.test", "A")
+    assert no_address.rcode() == 0
+    assert no_address.answer == []

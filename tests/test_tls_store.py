@@ -71,7 +71,7 @@ def make_result(
             "subject_o": None,
             "issuer_cn": issuer_cn,
             "issuer_o": "Test",
-            "sans": [f"DNS:{domain_name}"],
+            "sans": [{"type": "dns", "value": domain_name}],
             "not_before": iso(now - timedelta(days=10)),
             "not_after": iso(not_after),
             "days_until_expiry": (not_after - now).days,
@@ -366,10 +366,10 @@ def test_details_store_extracted_fields(database):
     org = domain_id(database, "example.org")
     store(database, [make_result(org, "example.org", subject_cn=None)])
     _columns, rows, _count = database.execute(
-        "SELECT subject_cn, key_type, key_bits, sans->>0, protocol, status "
+        "SELECT subject_cn, key_type, key_bits, sans->0->>'value', protocol, status "
         "FROM certificate_details WHERE domain_name = 'example.org' AND port = 443"
     )
-    assert rows == [(None, "rsa", "2048", "DNS:example.org", "TLSv1.3", "valid")]
+    assert rows == [(None, "rsa", "2048", "example.org", "TLSv1.3", "valid")]
 
 
 def open_alerts(connection) -> dict[str, str]:

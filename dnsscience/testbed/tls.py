@@ -187,6 +187,25 @@ class TlsTestBed:
         records.append((NO_ADDRESS_NAME, "TXT", "this name has no address record"))
         return records
 
+    def zone_text(self) -> str:
+        """Return a master file of the ``tls.test`` zone with :meth:`dns_records`.
+
+        For a DNS server of one's own, such as
+        :class:`~dnsscience.testbed.knot.KnotServer`. The SOA and NS name
+        ``ns.tls.test``, which resolves to 127.0.0.1.
+        """
+        lines = [
+            f"$ORIGIN {ZONE}.",
+            "$TTL 300",
+            f"@ IN SOA ns.{ZONE}. hostmaster.{ZONE}. 1 3600 600 86400 300",
+            f"@ IN NS ns.{ZONE}.",
+            f"ns.{ZONE}. IN A 127.0.0.1",
+        ]
+        for name, rrtype, value in self.dns_records():
+            rdata = f'"{value}"' if rrtype == "TXT" else value
+            lines.append(f"{name}. IN {rrtype} {rdata}")
+        return "\n".join(lines) + "\n"
+
     def start(self) -> None:
         """Generate the certificates and start nginx and every misbehaving server.
 
@@ -506,7 +525,7 @@ class TlsTestBed:
                 "close-after-hello",
                 misbehaving.CloseAfterHelloServer,
                 {},
-                _failed("handshake", "protocol_error"),
+                _failed("handshake", "connection_closed"),
             ),
             (
                 "reset-after-hello",
