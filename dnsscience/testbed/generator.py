@@ -163,6 +163,11 @@ def _add_provider_zones(zones: ZoneSet) -> None:
     zones.add("_ip.sendwave.test", "TXT", "v=spf1 ip4:192.0.2.128/26 ip6:2001:db8:400::/48 ~all")
 
 
+def _ipv6(prefix: str, index: int) -> str:
+    """Return an address in ``prefix`` (ending in "::") whose last 32 bits are ``index``."""
+    return f"{prefix}{index >> 16:x}:{index & 0xFFFF:x}"
+
+
 def _dkim_record(rng: random.Random, keys: dict[str, list[str]]) -> tuple[str, ...]:
     kind = rng.choice(sorted(DKIM_KEY_KINDS))
     _, key_type = DKIM_KEY_KINDS[kind]
@@ -175,7 +180,7 @@ def _add_generated_domain(
     host_number = index % 250 + 1
     zones.add(domain, "A", f"203.0.113.{host_number}")
     if rng.random() < 0.3:
-        zones.add(domain, "AAAA", f"2001:db8:1000::{index:x}")
+        zones.add(domain, "AAAA", _ipv6("2001:db8:1000::", index))
     if rng.random() < 0.2:
         zones.add(domain, "TXT", f"site-verification={rng.getrandbits(64):016x}")
 
@@ -194,7 +199,7 @@ def _add_generated_domain(
                 zones.add(domain, "MX", (preference * 10, host))
                 zones.add(host, "A", f"198.51.100.{100 + host_number % 100 + preference}")
                 if rng.random() < 0.4:
-                    zones.add(host, "AAAA", f"2001:db8:2000::{index:x}:{preference}")
+                    zones.add(host, "AAAA", _ipv6(f"2001:db8:2000:{preference}::", index))
 
     if rng.random() < COVERAGE["spf"]:
         terms = ["v=spf1"]
@@ -205,7 +210,7 @@ def _add_generated_domain(
         if rng.random() < 0.4:
             terms.append(f"ip4:192.0.2.{host_number}")
         if rng.random() < 0.2:
-            terms.append(f"ip6:2001:db8:3000::{index:x}")
+            terms.append("ip6:" + _ipv6("2001:db8:3000::", index))
         if mx_provider is not None:
             terms.append(f"include:{mx_provider.spf_name}")
         if rng.random() < 0.3:

@@ -140,7 +140,7 @@ class KnotServer:
                 self.port,
                 list(self.zone_files),
                 timeout,
-                is_alive=self._process.is_running,
+                is_alive=self._zones_may_still_load,
             )
         except (RuntimeError, TimeoutError) as error:
             log = self._process.log_tail()
@@ -152,6 +152,16 @@ class KnotServer:
             self.nameserver,
             time.monotonic() - started,
         )
+
+    def _zones_may_still_load(self) -> bool:
+        """Return False once knotd exited or logged that a zone failed to load."""
+        if self._process is None or not self._process.is_running():
+            return False
+        try:
+            log = self._process.log_path.read_text(errors="replace")
+        except OSError:
+            return True
+        return "failed to load zone" not in log and "event 'load' failed" not in log
 
     def stop(self) -> None:
         """Stop ``knotd``; safe to call when it is not running."""

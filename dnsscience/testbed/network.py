@@ -129,14 +129,17 @@ def wait_for_dns(
     """Wait until every name in ``names`` returns ``expected_rcode`` for SOA.
 
     ``is_alive`` is an optional callable that returns False once the server
-    process has exited, so a crashed server fails at once instead of at the timeout.
+    process has exited or reported a fatal error, so the wait fails at once
+    instead of at the timeout.
     Raises TimeoutError naming the first name without the expected response.
     """
     deadline = time.monotonic() + timeout
     pending = list(names)
     while pending:
         if callable(is_alive) and not is_alive():
-            raise RuntimeError(f"the DNS server on {format_nameserver(host, port)} exited")
+            raise RuntimeError(
+                f"the DNS server on {format_nameserver(host, port)} exited or failed to load a zone"
+            )
         rcode = probe_dns(host, port, pending[0], recursion_desired=recursion_desired)
         if rcode == expected_rcode:
             pending.pop(0)

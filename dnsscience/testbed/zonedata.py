@@ -54,6 +54,8 @@ class ZoneSet:
         self.records: dict[str, dict[str, list]] = {}
         self._existing: set[str] = set()
         self._owners_by_zone: dict[str, list[str]] = {}
+        # Parents of wildcard owners: "x.test" for "*.x.test".
+        self._wildcard_parents: set[str] = set()
 
     def add_zone(self, origin: str) -> None:
         """Declare a zone; ``add`` accepts only names inside a declared zone."""
@@ -82,6 +84,8 @@ class ZoneSet:
             raise ValueError(f"{owner} is in no declared zone: call add_zone first")
         if rrtype == "TXT" and isinstance(rdata, str):
             rdata = split_txt(rdata)
+        if owner.startswith("*."):
+            self._wildcard_parents.add(owner[2:])
         rrsets = self.records.get(owner)
         if rrsets is None:
             rrsets = self.records[owner] = {}
@@ -100,13 +104,13 @@ class ZoneSet:
         return name in self._existing or self._wildcard_owner(name) is not None
 
     def _wildcard_owner(self, name: str) -> str | None:
-        if self.zone_of(name) is None:
-            return None
+        """Return the wildcard owner that synthesizes ``name``, or None (RFC 4592 section 3.3.1)."""
         encloser = _parent(name)
-        while encloser and encloser not in self._existing:
+        while encloser:
+            if encloser in self._existing:
+                return f"*.{encloser}" if encloser in self._wildcard_parents else None
             encloser = _parent(encloser)
-        wildcard = f"*.{encloser}"
-        return wildcard if wildcard in self.records else None
+        return None
 
     def lookup(self, name: str, rrtype: str) -> list:
         """Return the rdata a resolver gets for ``name``/``rrtype``, following CNAMEs."""
