@@ -24,7 +24,11 @@ __all__ = [
     "BenchmarkReport",
     "ProcessRun",
     "ProgressPrinter",
+    "daemon_command",
+    "daemon_environment",
+    "load_domains",
     "machine_description",
+    "migrate",
     "run_process",
 ]
 
@@ -140,9 +144,7 @@ def run_process(
     output = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL
     try:
         started = time.monotonic()
-        process = subprocess.Popen(
-            list(command), env=env, stdout=output, stderr=subprocess.STDOUT
-        )
+        process = subprocess.Popen(list(command), env=env, stdout=output, stderr=subprocess.STDOUT)
         deadline = None if timeout is None else started + timeout
         while True:
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
@@ -211,7 +213,9 @@ class BenchmarkReport:
         self.notes.append(text)
         print(f"  note: {text}", flush=True)
 
-    def target(self, name: str, value: float | None, threshold: float, higher_is_better: bool) -> bool:
+    def target(
+        self, name: str, value: float | None, threshold: float, higher_is_better: bool
+    ) -> bool:
         """Compare ``value`` with ``threshold``, print PASS or FAIL, and record it.
 
         A missing value (the measurement could not be made) is a FAIL.
@@ -259,3 +263,54 @@ class BenchmarkReport:
             Path(json_path).write_text(json.dumps(self.__dict__, indent=2, default=str) + "\n")
             print(f"results written to {json_path}")
         return 0 if all(item["verdict"] == "PASS" for item in self.targets) else 1
+
+
+def migrate(dsn: str) -> None:
+    """Apply every dnsscience migration to the database at ``dsn``."""
+    from dnsscience._core import Connection
+
+    from dnsscience.store.migrations import migrate as apply_migrations
+
+    connection = Connection(dsn)
+    try:
+        apply_migrations(connection)
+    finally:
+        connection.close()
+
+
+def load_domains(cluster: Any, dsn: str, domains: Sequence[str], workdir: Path) -> None:
+    """Insert ``domains`` as active rows of the ``domains`` table with one COPY.
+
+    ``cluster`` is the test bed's ``PostgresCluster``; the COPY data goes through
+    a file in ``workdir`` that its psql client reads.
+    """
+    path = workdir / "domains.sql"
+    with open(path, "w") as output:
+        output.write("COPY domains (domain_name, is_active) FROM STDIN;\n")
+        for domain in domains:
+            output.write(f"{domain}\tt\n")
+        output.write("\\.\n")
+    cluster.run_sql_file(dsn, path)
+
+
+def daemon_command(script: str, module: str) -> list[str]:
+    """Return the command that starts an installed daemon, by script or by module."""
+    path = Path(sys.executable).parent / script
+    if path.exists():
+        return [str(path)]
+    return [sys.executable, "-m", module]
+
+
+def daemon_environment(settings: dict[str, str]) -> dict[str, str]:
+    """Return this process's environment without dnsscience settings, plus ``settings``.
+
+    Variables of the caller's shell (``DATABASE_URL``, ``DB_*``, ``DNSSCIENCE_*``)
+    would otherwise point the daemon at another database or nameserver.
+    """
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DB_", "DNSSCIENCE_")) and key != "DATABASE_URL"
+    }
+    environment.update(settings)
+    return environment

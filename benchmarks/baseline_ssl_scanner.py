@@ -79,7 +79,12 @@ def _grade(analysis: dict[str, Any], protocol: str | None) -> str:
     # The original grade: F at once for expired, self-signed, weak key or MD5,
     # else 100 with deductions and a bonus, cut into letters.
     signature = (analysis["signature_algorithm"] or "").lower()
-    if analysis["is_expired"] or analysis["self_signed"] or analysis["weak_key"] or "md5" in signature:
+    if (
+        analysis["is_expired"]
+        or analysis["self_signed"]
+        or analysis["weak_key"]
+        or "md5" in signature
+    ):
         return "F"
     score = 100
     if analysis["days_until_expiry"] < 30:
@@ -139,7 +144,9 @@ def scan_target(target: Target) -> dict[str, Any]:
     outcome: dict[str, Any] = {"name": target.name, "port": target.port, "certificate": None}
     started = time.monotonic()
     try:
-        with socket.create_connection((target.address, target.port), timeout=CONNECT_TIMEOUT) as raw:
+        with socket.create_connection(
+            (target.address, target.port), timeout=CONNECT_TIMEOUT
+        ) as raw:
             with _client_context().wrap_socket(raw, server_hostname=target.name) as tls:
                 der = tls.getpeercert(binary_form=True)
                 protocol = tls.version()
@@ -171,11 +178,13 @@ def scan_many(
     outcomes: list[dict[str, Any]] = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(scan_target, target) for target in items]
-        for index, (target, future) in enumerate(zip(items, futures), start=1):
+        for index, (target, future) in enumerate(zip(items, futures, strict=True), start=1):
             try:
                 outcomes.append(future.result(timeout=FUTURE_TIMEOUT))
             except FutureTimeoutError:
-                outcomes.append({"name": target.name, "port": target.port, "status": "future_timeout"})
+                outcomes.append(
+                    {"name": target.name, "port": target.port, "status": "future_timeout"}
+                )
             if progress is not None:
                 progress(index, len(items))
     return outcomes

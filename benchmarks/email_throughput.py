@@ -31,7 +31,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _support import BenchmarkReport, run_process  # noqa: E402
+from _support import (  # noqa: E402
+    BenchmarkReport,
+    daemon_command,
+    daemon_environment,
+    load_domains,
+    migrate,
+    run_process,
+)
 from query_mix import QueryMix  # noqa: E402
 
 TARGET_QPS_RATIO = 0.5
@@ -87,7 +94,11 @@ def _split_nameserver(nameserver: str) -> tuple[str, int]:
 
 
 def run_dnsperf(
-    report: BenchmarkReport, nameserver: str, input_path: Path, seconds: float, outstanding: list[int]
+    report: BenchmarkReport,
+    nameserver: str,
+    input_path: Path,
+    seconds: float,
+    outstanding: list[int],
 ) -> float | None:
     """Run dnsperf once per ``-q`` value; record each and return the best queries per second."""
     dnsperf = shutil.which("dnsperf")
@@ -125,36 +136,6 @@ def run_dnsperf(
     return best
 
 
-def load_domains(cluster, dsn: str, domains: list[str], workdir: Path) -> None:
-    """Insert ``domains`` as active rows of ``domains`` with one COPY."""
-    path = workdir / "domains.sql"
-    with open(path, "w") as output:
-        output.write("COPY domains (domain_name, is_active) FROM STDIN;\n")
-        for domain in domains:
-            output.write(f"{domain}\tt\n")
-        output.write("\\.\n")
-    cluster.run_sql_file(dsn, path)
-
-
-def migrate(dsn: str) -> None:
-    from dnsscience._core import Connection
-    from dnsscience.store.migrations import migrate as apply_migrations
-
-    connection = Connection(dsn)
-    try:
-        apply_migrations(connection)
-    finally:
-        connection.close()
-
-
-def find_emaild() -> list[str]:
-    """Return the command that starts the installed daemon."""
-    script = Path(sys.executable).parent / "dnsscience-emaild"
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-m", "dnsscience.daemons.emaild"]
-
-
 def run_ours(
     report: BenchmarkReport,
     arguments: argparse.Namespace,
@@ -162,12 +143,7 @@ def run_ours(
     nameserver: str,
     workdir: Path,
 ):
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DB_", "DNSSCIENCE_")) and key != "DATABASE_URL"
-    }
-    environment.update(
+    environment = daemon_environment(
         {
             "DATABASE_URL": dsn,
             "DNSSCIENCE_NAMESERVERS": nameserver,
@@ -176,7 +152,12 @@ def run_ours(
         }
     )
     log_path = workdir / "emaild.log"
-    command = [*find_emaild(), "--once", "--log-level", "INFO"]
+    command = [
+        *daemon_command("dnsscience-emaild", "dnsscience.daemons.emaild"),
+        "--once",
+        "--log-level",
+        "INFO",
+    ]
     print(
         f"running {' '.join(command)} with DNSSCIENCE_CONCURRENCY={arguments.concurrency} "
         f"DNSSCIENCE_BATCH_SIZE={arguments.batch_size} (log {log_path})",
@@ -195,9 +176,7 @@ def run_ours(
 
 def count_stored(cluster, dsn: str) -> tuple[int, int]:
     """Return (rows in email_security_records, of them with last_checked set)."""
-    rows = cluster.query(
-        dsn, "SELECT count(*), count(last_checked) FROM email_security_records"
-    )
+    rows = cluster.query(dsn, "SELECT count(*), count(last_checked) FROM email_security_records")
     return int(rows[0][0]), int(rows[0][1])
 
 

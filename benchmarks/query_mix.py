@@ -40,7 +40,9 @@ def fixed_queries(domain: str, selectors: Iterable[str]) -> list[tuple[str, str]
 
 
 def _spf_records(texts: Iterable[str]) -> list[str]:
-    return [text for text in texts if text.lower() == "v=spf1" or text.lower().startswith("v=spf1 ")]
+    return [
+        text for text in texts if text.lower() == "v=spf1" or text.lower().startswith("v=spf1 ")
+    ]
 
 
 class QueryMix:

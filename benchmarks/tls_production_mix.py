@@ -185,8 +185,9 @@ def baseline_kind(outcome: dict) -> str:
 def tally(report: BenchmarkReport, prefix: str, expected: list[str], observed: list[str]) -> None:
     """Record outcomes by kind and the number of targets whose outcome was not the expected one."""
     report.measure(f"{prefix}_outcomes", dict(Counter(observed)))
-    mismatches = sum(1 for want, got in zip(expected, observed) if want != got)
-    mismatches += abs(len(expected) - len(observed))
+    mismatches = abs(len(expected) - len(observed))
+    pairs = zip(expected, observed, strict=False)
+    mismatches += sum(1 for want, got in pairs if want != got)
     report.measure(f"{prefix}_unexpected_outcomes", mismatches)
 
 
