@@ -518,3 +518,6 @@ def test_nameserver_resolves_bed_names(tls_testbed, tls_nameserver, dns_query):
     no_address = dns_query(tls_nameserver, "noaddress.tls.test", "A")
     assert no_address.rcode() == 0
     assert no_address.answer == []
+    silent = tls_testbed.target("silent.tls.test")
+    wildcard = dns_query(tls_nameserver, "d7.silent.tls.test", "A")
+    assert [item.address for rrset in wildcard.answer for item in rrset] == [silent.address]

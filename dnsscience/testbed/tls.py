@@ -174,8 +174,10 @@ class TlsTestBed:
     def dns_records(self) -> list[tuple[str, str, str]]:
         """Return the (name, rrtype, value) records the ``tls.test`` zone must contain.
 
-        One A record per target name with an address (IP-literal targets excluded),
-        plus a TXT record for the name that must resolve without an address.
+        The records are one A record per target name with an address (IP-literal
+        targets excluded) and a TXT record for the name that must resolve without an
+        address. A wildcard A record also sends every ``*.silent.tls.test`` name to
+        the silent server, for tests that need many slow targets.
         """
         records: list[tuple[str, str, str]] = []
         for target in self.targets:
@@ -185,6 +187,8 @@ class TlsTestBed:
             if record not in records:
                 records.append(record)
         records.append((NO_ADDRESS_NAME, "TXT", "this name has no address record"))
+        silent = self.target(f"silent.{ZONE}")
+        records.append((f"*.silent.{ZONE}", "A", str(silent.address)))
         return records
 
     def zone_text(self) -> str:
