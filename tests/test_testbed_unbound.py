@@ -49,8 +49,8 @@ def test_unbound_delegation_times_out(unbound, dns_query) -> None:
         rcode = response.rcode()
     elapsed = time.monotonic() - started
 
-    # unbound retries the silent server, then gives SERVFAIL; a client with a
-    # shorter deadline sees a timeout. Either way the answer takes seconds.
+    # unbound retries the silent server and then returns SERVFAIL, so a client
+    # with a shorter deadline gets a timeout. Either way it takes seconds.
     assert rcode in (None, dns.rcode.SERVFAIL)
     assert elapsed >= 1.0
 

@@ -467,6 +467,11 @@ class Responder:
             self._process.stop()
             self._process = None
 
+    @property
+    def pid(self) -> int | None:
+        """Process id of the running server, or None."""
+        return self._process.pid if self._process else None
+
     def is_running(self) -> bool:
         return self._process is not None and self._process.is_running()
 
