@@ -10,6 +10,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -239,6 +241,7 @@ struct ServerOptions {
   bool reject_sni = false;      ///< answer any SNI with a fatal unrecognized_name alert
   bool staple_ocsp = false;     ///< send a (dummy) OCSP response when the client asks
   bool offer_alpn_h2 = false;   ///< select "h2" when the client offers it
+  bool ipv6 = false;            ///< listen on [::1] instead of 127.0.0.1
 };
 
 /// A TLS and STARTTLS server on 127.0.0.1 with an ephemeral port. The listener is
@@ -247,16 +250,28 @@ struct ServerOptions {
 class TestServer {
  public:
   explicit TestServer(ServerOptions options) : options_(std::move(options)) {
-    listener_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    check(listener_ >= 0, "socket");
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    check(bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0, "bind");
+    if (options_.ipv6) {
+      listener_ = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      check(listener_ >= 0, "socket");
+      sockaddr_in6 address{};
+      address.sin6_family = AF_INET6;
+      address.sin6_addr = in6addr_loopback;
+      check(bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0, "bind");
+      socklen_t length = sizeof address;
+      getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
+      port_ = ntohs(address.sin6_port);
+    } else {
+      listener_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      check(listener_ >= 0, "socket");
+      sockaddr_in address{};
+      address.sin_family = AF_INET;
+      address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      check(bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0, "bind");
+      socklen_t length = sizeof address;
+      getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
+      port_ = ntohs(address.sin_port);
+    }
     check(listen(listener_, 128) == 0, "listen");
-    socklen_t length = sizeof address;
-    getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
-    port_ = ntohs(address.sin_port);
     if (options_.key != nullptr) make_context();
     acceptor_ = std::thread([this] { accept_loop(); });
   }
@@ -273,9 +288,20 @@ class TestServer {
   }
 
   uint16_t port() const { return port_; }
-  std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string target() const {
+    return (options_.ipv6 ? "[::1]:" : "127.0.0.1:") + std::to_string(port_);
+  }
+  /// Server names received in ClientHellos, one entry per handshake ("" for none).
+  std::vector<std::string> server_names() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return server_names_;
+  }
   int connections() const { return connections_; }
-  int max_concurrent() const { return max_concurrent_; }
+  /// The most connections that were at once inside the pre-handshake delay
+  /// (`accept_delay_ms`). A client holds each of those connections open, because the
+  /// server has not answered its ClientHello yet, so this is a lower bound of the
+  /// client's concurrency that cannot overcount.
+  int max_concurrent() const { return max_delayed_; }
   /// Lines the server received in plaintext (STARTTLS modes), in order.
   std::vector<std::string> received_lines() const {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -299,13 +325,8 @@ class TestServer {
       SSL_CTX_add_extra_chain_cert(context, options_.chain[i]);
     }
     check(SSL_CTX_use_PrivateKey(context, options_.key) == 1, "SSL_CTX_use_PrivateKey");
-    if (options_.reject_sni) {
-      SSL_CTX_set_tlsext_servername_callback(context, +[](SSL* ssl, int* alert, void*) {
-        if (SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) == nullptr) return SSL_TLSEXT_ERR_OK;
-        *alert = SSL_AD_UNRECOGNIZED_NAME;
-        return SSL_TLSEXT_ERR_ALERT_FATAL;
-      });
-    }
+    SSL_CTX_set_tlsext_servername_callback(context, &TestServer::on_server_name);
+    SSL_CTX_set_tlsext_servername_arg(context, this);
     if (options_.staple_ocsp) {
       SSL_CTX_set_tlsext_status_cb(context, &TestServer::staple_dummy_ocsp_response);
     }
@@ -325,6 +346,18 @@ class TestServer {
           },
           nullptr);
     }
+  }
+
+  static int on_server_name(SSL* ssl, int* alert, void* arg) {
+    auto* server = static_cast<TestServer*>(arg);
+    const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    {
+      std::lock_guard<std::mutex> lock(server->mutex_);
+      server->server_names_.push_back(name != nullptr ? name : "");
+    }
+    if (name == nullptr || !server->options_.reject_sni) return SSL_TLSEXT_ERR_OK;
+    *alert = SSL_AD_UNRECOGNIZED_NAME;
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
   }
 
   // Any bytes will do: the prober records that a response was stapled, nothing more.
@@ -350,12 +383,13 @@ class TestServer {
         ++connections_;
       }
       workers_.emplace_back([this, fd] {
-        const int now = ++active_;
-        int seen = max_concurrent_;
-        while (now > seen && !max_concurrent_.compare_exchange_weak(seen, now)) {
-        }
+        // A write to a closed connection raises SIGPIPE in the writing thread; blocked
+        // here, it stays pending in this thread instead of killing the test binary.
+        sigset_t pipe_only;
+        sigemptyset(&pipe_only);
+        sigaddset(&pipe_only, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &pipe_only, nullptr);
         serve(fd);
-        --active_;
         {
           std::lock_guard<std::mutex> lock(mutex_);
           for (auto it = open_fds_.begin(); it != open_fds_.end(); ++it) {
@@ -407,7 +441,12 @@ class TestServer {
   // Runs the server side of the handshake; returns the SSL on success.
   detail::SslPtr accept_tls(int fd) {
     if (options_.accept_delay_ms > 0) {
+      const int now = ++delayed_;
+      int seen = max_delayed_;
+      while (now > seen && !max_delayed_.compare_exchange_weak(seen, now)) {
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(options_.accept_delay_ms));
+      --delayed_;
     }
     detail::SslPtr ssl(SSL_new(context_.get()));
     SSL_set_fd(ssl.get(), fd);
@@ -556,9 +595,10 @@ class TestServer {
   std::vector<int> open_fds_;
   std::vector<std::string> received_lines_;
   std::vector<std::string> received_tls_lines_;
+  std::vector<std::string> server_names_;
   std::atomic<int> connections_{0};
-  std::atomic<int> active_{0};
-  std::atomic<int> max_concurrent_{0};
+  std::atomic<int> delayed_{0};
+  std::atomic<int> max_delayed_{0};
 };
 
 /// An in-memory Resolver. Responses are delivered through EventLoop::post, as a real
