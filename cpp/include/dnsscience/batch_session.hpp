@@ -44,9 +44,10 @@ class BatchSession {
   /// after stop_new() or close().
   void submit(std::vector<std::string> items);
 
-  /// Returns up to `max_results` finished results (JSON texts) in completion order.
-  /// Blocks until at least one result is ready or `wait_seconds` elapse; returns an
-  /// empty list at once when no item is queued or in flight. Rethrows, as
+  /// Returns up to `max_results` (0: all) finished results, as JSON texts in
+  /// completion order. Blocks until at least one result is ready or `wait_seconds`
+  /// elapse. Returns an empty list at once when the setup has finished and no item
+  /// is queued or in flight, or after close(). Rethrows, as
   /// dnsscience::Error, an exception thrown by the setup or by a starter (each
   /// starter exception once; its item counts as completed without a result).
   std::vector<std::string> poll(size_t max_results, double wait_seconds);
@@ -59,9 +60,11 @@ class BatchSession {
   size_t in_flight() const;  ///< items started and not finished
   size_t completed() const;  ///< items finished, whether or not poll() returned them yet
 
-  /// Cancels the session: stops the loop, destroys the starter on the loop thread
-  /// and joins it. Results not yet polled stay available to poll(); items in flight
-  /// never finish. Idempotent.
+  /// Cancels the session: drops queued items, stops the loop, destroys the starter
+  /// on the loop thread and joins that thread. Results not yet polled stay
+  /// available to poll(), and items in flight never finish. Idempotent. Called on
+  /// the loop thread (from a starter), it stops the loop and leaves the join to
+  /// the destructor.
   void close();
 
  private:
@@ -69,6 +72,7 @@ class BatchSession {
   void start_items();
   void finish_item(std::string result_json);
   void record_error(std::exception_ptr error);
+  void join_thread();
 
   EventLoop loop_;
   const size_t max_in_flight_;
@@ -82,10 +86,12 @@ class BatchSession {
   std::exception_ptr setup_error_;
   size_t in_flight_ = 0;
   size_t completed_ = 0;
+  bool setup_finished_ = false;  // setup returned or threw
   bool accepting_ = true;
   bool closed_ = false;
 
   bool starting_ = false;  // loop thread only: start_items() is on the stack
+  std::mutex join_mutex_;
   std::thread thread_;
 };
 
