@@ -214,3 +214,14 @@ def test_systemd_analyze_verify(tmp_path):
     ]
     assert result.returncode == 0, output
     assert about_units == []
+
+
+def test_example_environment_file_is_valid():
+    from dnsscience.config import Settings, parse_env_file
+
+    example = UNIT_DIR / "dnsscience.env.example"
+    settings = Settings.from_environment(env={}, env_file=example)
+
+    assert settings.database_source == "DATABASE_URL"
+    assert settings.metrics_port == 0
+    assert "DNSSCIENCE_METRICS_PORT" not in parse_env_file(example)
