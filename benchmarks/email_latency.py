@@ -8,6 +8,15 @@ the original daemon's one-domain-at-a-time dnspython logic
 (``benchmarks/baseline_emaild.py``), and prints domains per second of each and
 their ratio. Target: ratio >= 100.
 
+Before both, ``dnsperf`` replays the same query mix against the responder for
+``--dnsperf-seconds``, with enough queries outstanding to cover the delay. Its
+rate is the most the responder (a Python asyncio proxy) can pass on, so it
+shows whether the responder rather than the checker limits our rate. With
+``--responders K`` the benchmark starts K - 1 more responders, also in front of
+Knot with the same delay, and dnsscience spreads its queries over all of them
+(the engine sends each query to the nameserver with the fewest in flight). The
+baseline, which waits for every answer in turn, asks only the first.
+
     ./dev bench email_latency --domains 5000 --baseline-domains 200
 """
 
@@ -23,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import baseline_emaild  # noqa: E402
 from _support import BenchmarkReport, ProgressPrinter  # noqa: E402
+from query_mix import QueryMix, run_dnsperf  # noqa: E402
 
 TARGET_RATIO = 100.0
 
@@ -44,11 +54,23 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument(
         "--concurrency", type=int, default=500, help="domains dnsscience checks at once (500)"
     )
+    parser.add_argument(
+        "--responders",
+        type=int,
+        default=1,
+        help="responder processes dnsscience queries, each one CPU-bound Python process (1)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="zone generator seed (1)")
+    parser.add_argument(
+        "--dnsperf-seconds",
+        type=float,
+        default=10.0,
+        help="duration of the dnsperf run against the responder in seconds, 0 to skip (10)",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     arguments = parser.parse_args()
-    if arguments.domains < 1 or arguments.baseline_domains < 1:
-        parser.error("--domains and --baseline-domains must be at least 1")
+    if arguments.domains < 1 or arguments.baseline_domains < 1 or arguments.responders < 1:
+        parser.error("--domains, --baseline-domains and --responders must be at least 1")
     if arguments.baseline_domains > arguments.domains:
         parser.error(
             f"--baseline-domains {arguments.baseline_domains} exceeds --domains "
@@ -57,15 +79,40 @@ def parse_arguments() -> argparse.Namespace:
     return arguments
 
 
-def run_ours(report: BenchmarkReport, domains: list[str], nameserver: str, concurrency: int):
+def start_extra_responders(bed, count: int, delay_ms: float) -> list:
+    """Start ``count`` more responders in front of the bed's Knot; the caller stops them."""
+    from dnsscience.testbed.responder import Responder
+
+    responders = []
+    try:
+        for number in range(count):
+            responder = Responder(
+                bed.workdir / f"responder-extra-{number}",
+                upstream=bed.nameserver,
+                delay_ms=delay_ms,
+            )
+            responder.start()
+            responders.append(responder)
+    except BaseException:
+        for responder in responders:
+            responder.stop()
+        raise
+    return responders
+
+
+def run_ours(report: BenchmarkReport, domains: list[str], nameservers: list[str], concurrency: int):
     from dnsscience.email import check_email_many
 
-    print(f"dnsscience: {len(domains)} domains, concurrency {concurrency}", flush=True)
+    print(
+        f"dnsscience: {len(domains)} domains, concurrency {concurrency}, "
+        f"nameservers {', '.join(nameservers)}",
+        flush=True,
+    )
     started = time.monotonic()
     results = list(
         check_email_many(
             domains,
-            nameservers=[nameserver],
+            nameservers=nameservers,
             concurrency=concurrency,
             progress=ProgressPrinter("dnsscience"),
         )
@@ -116,6 +163,7 @@ def compare_results(report: BenchmarkReport, ours: dict, baseline: dict) -> None
 def main() -> int:
     arguments = parse_arguments()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from dnsscience.email import DEFAULT_DKIM_SELECTORS
     from dnsscience.testbed import TestBed
 
     report = BenchmarkReport("email_latency")
@@ -134,8 +182,32 @@ def main() -> int:
         domains = list(bed.domains)
         print(f"responder on {nameserver}, delaying every answer by {arguments.delay_ms} ms")
 
-        ours = run_ours(report, domains, nameserver, arguments.concurrency)
-        baseline = run_baseline(report, domains[: arguments.baseline_domains], nameserver)
+        if arguments.dnsperf_seconds > 0:
+            mix = QueryMix(bed.manifest, bed.nameserver, DEFAULT_DKIM_SELECTORS)
+            input_path = bed.workdir / "dnsperf-queries.txt"
+            queries = mix.write_dnsperf_input(input_path, domains)
+            report.measure("mix_queries_per_domain", queries / len(domains))
+            # Outstanding queries must cover the delay: rate <= outstanding / delay.
+            outstanding = max(200, int(60_000 * arguments.delay_ms / 1000))
+            ceiling = run_dnsperf(
+                report, nameserver, input_path, arguments.dnsperf_seconds, [outstanding]
+            )
+            if ceiling:
+                report.measure(
+                    "responder_ceiling_domains_per_second",
+                    ceiling / (queries / len(domains)),
+                    "domains/s",
+                )
+
+        extra = start_extra_responders(bed, arguments.responders - 1, arguments.delay_ms)
+        try:
+            nameservers = [nameserver] + [responder.nameserver for responder in extra]
+            report.measure("responders", len(nameservers))
+            ours = run_ours(report, domains, nameservers, arguments.concurrency)
+            baseline = run_baseline(report, domains[: arguments.baseline_domains], nameserver)
+        finally:
+            for responder in extra:
+                responder.stop()
         compare_results(report, ours, baseline)
 
     ratio = (

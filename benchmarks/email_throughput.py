@@ -21,10 +21,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import re
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -39,7 +36,7 @@ from _support import (  # noqa: E402
     migrate,
     run_process,
 )
-from query_mix import QueryMix  # noqa: E402
+from query_mix import QueryMix, run_dnsperf  # noqa: E402
 
 TARGET_QPS_RATIO = 0.5
 TARGET_PEAK_RSS_MIB = 300.0
@@ -86,54 +83,6 @@ def parse_arguments() -> argparse.Namespace:
     if arguments.domains < 1:
         parser.error("--domains must be at least 1")
     return arguments
-
-
-def _split_nameserver(nameserver: str) -> tuple[str, int]:
-    address, _, port = nameserver.rpartition(":")
-    return address.strip("[]"), int(port)
-
-
-def run_dnsperf(
-    report: BenchmarkReport,
-    nameserver: str,
-    input_path: Path,
-    seconds: float,
-    outstanding: list[int],
-) -> float | None:
-    """Run dnsperf once per ``-q`` value; record each and return the best queries per second."""
-    dnsperf = shutil.which("dnsperf")
-    if dnsperf is None:
-        report.note("dnsperf is not installed (Debian package dnsperf); no ceiling measured")
-        return None
-    address, port = _split_nameserver(nameserver)
-    threads = max(2, os.cpu_count() or 2)
-    best = None
-    for depth in outstanding:
-        command = [
-            dnsperf, "-s", address, "-p", str(port), "-d", str(input_path),
-            "-c", str(threads * 4), "-T", str(threads), "-q", str(depth),
-            "-l", f"{seconds:g}", "-t", "5", "-e",
-        ]  # fmt: skip
-        print("running " + " ".join(command), flush=True)
-        completed = subprocess.run(command, capture_output=True, text=True, check=False)
-        if completed.returncode != 0:
-            report.note(f"dnsperf -q {depth} failed: {completed.stderr.strip()[-500:]}")
-            continue
-        qps = re.search(r"Queries per second:\s+([\d.]+)", completed.stdout)
-        lost = re.search(r"Queries lost:\s+(\d+)", completed.stdout)
-        completed_count = re.search(r"Queries completed:\s+(\d+)", completed.stdout)
-        if qps is None:
-            report.note(f"dnsperf -q {depth} printed no rate: {completed.stdout[-500:]}")
-            continue
-        rate = float(qps.group(1))
-        report.measure(f"dnsperf_q{depth}_qps", rate, "queries/s")
-        if lost and completed_count:
-            report.measure(f"dnsperf_q{depth}_lost", int(lost.group(1)))
-            report.measure(f"dnsperf_q{depth}_completed", int(completed_count.group(1)))
-        best = rate if best is None else max(best, rate)
-    if best is not None:
-        report.measure("dnsperf_qps", best, "queries/s")
-    return best
 
 
 def run_ours(

@@ -16,13 +16,17 @@ terms (for example the MX lookup and an ``mx`` mechanism), it sends fewer.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import dns.resolver
 
-__all__ = ["MAIL_TXT_PREFIXES", "QueryMix", "fixed_queries"]
+__all__ = ["MAIL_TXT_PREFIXES", "QueryMix", "fixed_queries", "run_dnsperf"]
 
 #: TXT names under the domain that every check asks, besides DKIM selectors.
 MAIL_TXT_PREFIXES = ("", "_dmarc.", "_mta-sts.", "_smtp._tls.", "default._bimi.")
@@ -143,3 +147,51 @@ class QueryMix:
                 output.write(f"{name} {rrtype}\n")
                 count += 1
         return count
+
+
+def _split_nameserver(nameserver: str) -> tuple[str, int]:
+    address, _, port = nameserver.rpartition(":")
+    return address.strip("[]"), int(port)
+
+
+def run_dnsperf(
+    report: Any,
+    nameserver: str,
+    input_path: Path,
+    seconds: float,
+    outstanding: list[int],
+) -> float | None:
+    """Run dnsperf once per ``-q`` value; record each and return the best queries per second."""
+    dnsperf = shutil.which("dnsperf")
+    if dnsperf is None:
+        report.note("dnsperf is not installed (Debian package dnsperf); no ceiling measured")
+        return None
+    address, port = _split_nameserver(nameserver)
+    threads = max(2, os.cpu_count() or 2)
+    best = None
+    for depth in outstanding:
+        command = [
+            dnsperf, "-s", address, "-p", str(port), "-d", str(input_path),
+            "-c", str(threads * 4), "-T", str(threads), "-q", str(depth),
+            "-l", f"{seconds:g}", "-t", "5", "-e",
+        ]  # fmt: skip
+        print("running " + " ".join(command), flush=True)
+        completed = subprocess.run(command, capture_output=True, text=True, check=False)
+        if completed.returncode != 0:
+            report.note(f"dnsperf -q {depth} failed: {completed.stderr.strip()[-500:]}")
+            continue
+        qps = re.search(r"Queries per second:\s+([\d.]+)", completed.stdout)
+        lost = re.search(r"Queries lost:\s+(\d+)", completed.stdout)
+        completed_count = re.search(r"Queries completed:\s+(\d+)", completed.stdout)
+        if qps is None:
+            report.note(f"dnsperf -q {depth} printed no rate: {completed.stdout[-500:]}")
+            continue
+        rate = float(qps.group(1))
+        report.measure(f"dnsperf_q{depth}_qps", rate, "queries/s")
+        if lost and completed_count:
+            report.measure(f"dnsperf_q{depth}_lost", int(lost.group(1)))
+            report.measure(f"dnsperf_q{depth}_completed", int(completed_count.group(1)))
+        best = rate if best is None else max(best, rate)
+    if best is not None:
+        report.measure("dnsperf_qps", best, "queries/s")
+    return best
