@@ -53,7 +53,9 @@ _DATE_VERIFY_ERRORS = frozenset({9, 10})
 
 _NOW_UTC = "(now() AT TIME ZONE 'UTC')"
 
-_CLAIM_DUE_FOR_SCAN = f"""
+# Both claims lease with $1 = instance and $2 = lease seconds. The lease is
+# re-checked on the row FOR UPDATE locks, so a row leased meanwhile is skipped.
+_CLAIM_TEMPLATE = """
 UPDATE domains AS d
 SET tls_lease_owner = $1,
     tls_lease_expires_at = now() + make_interval(secs => $2::int)
@@ -62,47 +64,43 @@ WHERE d.id IN (
     FROM domains
     WHERE is_active IS NOT FALSE
       AND (tls_lease_expires_at IS NULL OR tls_lease_expires_at < now())
-      AND CASE
+      AND {due}
+    ORDER BY {order}
+    LIMIT {limit}
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING {returning}
+"""
+
+# $3 = rescan days, $4 = limit.
+_CLAIM_DUE_FOR_SCAN = _CLAIM_TEMPLATE.format(
+    due=f"""CASE
             WHEN tls_next_attempt_at IS NOT NULL THEN tls_next_attempt_at <= now()
             ELSE last_ssl_scan IS NULL
                  OR last_ssl_scan < {_NOW_UTC} - make_interval(days => $3::int)
-          END
-    ORDER BY coalesce(tls_next_attempt_at, last_ssl_scan AT TIME ZONE 'UTC') NULLS FIRST, id
-    LIMIT $4::int
-    FOR UPDATE SKIP LOCKED
+          END""",
+    order="coalesce(tls_next_attempt_at, last_ssl_scan AT TIME ZONE 'UTC') NULLS FIRST, id",
+    limit="$4::int",
+    returning="d.id, d.domain_name",
 )
-RETURNING d.id, d.domain_name
-"""
 
-_CLAIM_EXPIRING = f"""
-UPDATE domains AS d
-SET tls_lease_owner = $1,
-    tls_lease_expires_at = now() + make_interval(secs => $2::int)
-WHERE d.id IN (
-    SELECT id
-    FROM domains
-    WHERE is_active IS NOT FALSE
-      AND (tls_lease_expires_at IS NULL OR tls_lease_expires_at < now())
-      AND CASE
+# $3 = recheck hours, $4 = expiry window in days, $5 = limit.
+_EXPIRING_WINDOW = f"expires_at < {_NOW_UTC} + make_interval(days => $4::int)"
+_CLAIM_EXPIRING = _CLAIM_TEMPLATE.format(
+    due=f"""CASE
             WHEN tls_failure_count > 0 AND tls_next_attempt_at IS NOT NULL
               THEN tls_next_attempt_at <= now()
             ELSE last_ssl_scan IS NULL
                  OR last_ssl_scan < {_NOW_UTC} - make_interval(hours => $3::int)
           END
-      AND domain_name IN (
-          SELECT domain_name FROM ssl_certificates
-          WHERE expires_at < {_NOW_UTC} + make_interval(days => $4::int)
-      )
-    ORDER BY last_ssl_scan NULLS FIRST, id
-    LIMIT $5::int
-    FOR UPDATE SKIP LOCKED
-)
-RETURNING d.id, d.domain_name,
+      AND domain_name IN (SELECT domain_name FROM ssl_certificates WHERE {_EXPIRING_WINDOW})""",
+    order="last_ssl_scan NULLS FIRST, id",
+    limit="$5::int",
+    returning=f"""d.id, d.domain_name,
     (SELECT string_agg(c.port::text, ',' ORDER BY c.port)
-     FROM ssl_certificates c
-     WHERE c.domain_name = d.domain_name
-       AND c.expires_at < {_NOW_UTC} + make_interval(days => $4::int))
-"""
+     FROM ssl_certificates AS c
+     WHERE c.domain_name = d.domain_name AND c.{_EXPIRING_WINDOW})""",
+)
 
 _RELEASE_CLAIMS = """
 UPDATE domains
