@@ -2,7 +2,11 @@
 
 A daemon creates one :class:`Heartbeat` and calls it from its batch loop::
 
-    heartbeat = Heartbeat("dnsscience_emaild", idle_seconds=30.0)
+    heartbeat = Heartbeat(
+        "dnsscience_emaild",
+        idle_seconds=30.0,
+        attempt_retention_days=settings.attempt_retention_days,
+    )
     heartbeat.start(connection)
     while running:
         done = worker.run_batch(connection, stop)
@@ -17,7 +21,8 @@ daemon, host, pid). ``dnsscience health`` and the dashboard read the rows: an
 instance is stale when it has not beaten for three times the longer of its idle
 interval and its last batch, and stalled when it keeps beating without storing
 anything. A heartbeat never stops a daemon: a failed write is logged and the
-next call tries again.
+next call tries again. Once an hour a beat also deletes rows past their retention
+(:func:`dnsscience.store.retention.apply_retention`).
 """
 
 from __future__ import annotations
@@ -53,6 +58,8 @@ STATES = ("starting", "working", "idle", "stopped")
 RATE_WINDOW_SECONDS = 300.0
 #: Beats closer together than this are kept in memory, unless the state changes.
 MIN_WRITE_INTERVAL_SECONDS = 5.0
+#: Seconds between two runs of the retention deletes from one process.
+RETENTION_INTERVAL_SECONDS = 3600.0
 
 UPSERT_HEARTBEAT = """
 INSERT INTO daemon_heartbeats (
@@ -108,6 +115,12 @@ def _optional(convert: Callable[[str], Any], text: str | None) -> Any:
 class Heartbeat:
     """The heartbeat of one daemon process: counts in memory, one row in the database.
 
+    ``daemon`` is the name in logs and pid files (``dnsscience_emaild``), and
+    ``idle_seconds`` the pause after a pass that found nothing due, from which
+    health checks derive when a silent instance is stale. ``host``, ``pid`` and
+    ``version`` default to this process. ``attempt_retention_days`` None keeps the
+    check attempt tables out of the hourly retention pass.
+
     Not thread-safe: call it from the thread that runs the batch loop.
     """
 
@@ -119,6 +132,7 @@ class Heartbeat:
         version: str | None = None,
         host: str | None = None,
         pid: int | None = None,
+        attempt_retention_days: int | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not daemon:
@@ -144,6 +158,8 @@ class Heartbeat:
         self._last_write: float | None = None
         self._written_state: str | None = None
         self._failed_writes = 0
+        self.attempt_retention_days = attempt_retention_days
+        self._last_retention: float | None = None
 
     def start(self, connection: Any) -> bool:
         """Write the row in state ``starting``; return whether the write succeeded."""
@@ -182,6 +198,20 @@ class Heartbeat:
         """Record a pass that found nothing due; return whether the row was written."""
         self.count_errors(errors or {})
         return self._write(connection, "idle")
+
+    def _apply_retention(self, connection: Any, now: float) -> None:
+        if (
+            self._last_retention is not None
+            and now - self._last_retention < RETENTION_INTERVAL_SECONDS
+        ):
+            return
+        self._last_retention = now
+        from dnsscience.store.retention import apply_retention
+
+        try:
+            apply_retention(connection, attempt_days=self.attempt_retention_days)
+        except DatabaseError as error:
+            logger.warning("Retention of %s failed: %s; retrying in an hour", self.daemon, error)
 
     def stop(self, connection: Any) -> bool:
         """Mark the instance stopped, so health checks stop expecting beats from it."""
@@ -254,6 +284,8 @@ class Heartbeat:
             self._failed_writes = 0
         self._last_write = now
         self._written_state = state
+        if state in ("working", "idle"):
+            self._apply_retention(connection, now)
         return True
 
 

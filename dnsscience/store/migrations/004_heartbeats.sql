@@ -33,3 +33,22 @@ COMMENT ON COLUMN daemon_heartbeats.last_progress_at IS
     'End of the last batch that stored at least one item';
 COMMENT ON COLUMN daemon_heartbeats.errors IS
     'Errors counted by kind since the process started, such as {"timeout": 12}';
+
+-- How long rows of the history tables are kept, in days. Check attempts
+-- (email_check_attempts, tls_scan_attempts) follow DNSSCIENCE_ATTEMPT_RETENTION_DAYS
+-- instead, because the daemons read it from their settings.
+CREATE TABLE IF NOT EXISTS dnsscience_retention (
+    table_name text    PRIMARY KEY
+        CHECK (table_name IN ('daemon_heartbeats', 'certificate_changes')),
+    keep_days  integer NOT NULL CHECK (keep_days >= 1)
+);
+
+-- A heartbeat row older than a week belongs to a process long gone. Certificate
+-- changes are kept 1825 days (5 years), as the original web application keeps
+-- certificate_history.
+INSERT INTO dnsscience_retention (table_name, keep_days)
+VALUES ('daemon_heartbeats', 7), ('certificate_changes', 1825)
+ON CONFLICT (table_name) DO NOTHING;
+
+COMMENT ON TABLE dnsscience_retention IS
+    'Days that dnsscience keeps rows of each history table; change keep_days to adjust';
