@@ -60,8 +60,8 @@ def free_port(include_ipv6: bool = False) -> int:
     """Return a port that is free for both UDP and TCP on loopback.
 
     The kernel picks the number, so it lies in the ephemeral range. Another
-    process can still take the port before the caller binds it; servers started
-    by the test bed then fail to bind and raise, so a test never reaches the wrong server.
+    process can still take the port before the caller binds it. The server's
+    start then fails or times out, and the error includes the server's log.
     """
     for _ in range(50):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as chooser:
