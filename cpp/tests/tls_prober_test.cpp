@@ -399,6 +399,37 @@ TEST_F(TlsProberTest, UnrecognizedNameAlert) {
   EXPECT_EQ(result.error->detail, "unrecognized_name");
 }
 
+TEST_F(TlsProberTest, Tls10ServerCollected) {
+  ServerOptions options = server_options(ServerMode::tls);
+  options.max_version = TLS1_VERSION;
+  TestServer server(options);
+  const ProbeResult result = run_one(local(server.port()));
+  EXPECT_FALSE(result.error.has_value()) << result.error->reason << ": " << result.error->detail;
+  EXPECT_EQ(result.protocol, "TLSv1");
+  EXPECT_EQ(result.status, "valid");
+}
+
+TEST_F(TlsProberTest, ChainKeptWhenHandshakeFailsLater) {
+  // In TLS 1.2 the server sends its chain, then rejects the client for lacking a
+  // client certificate before its Finished message.
+  ServerOptions options = server_options(ServerMode::tls);
+  options.max_version = TLS1_2_VERSION;
+  options.require_client_cert = true;
+  TestServer server(options);
+  const ProbeResult result = run_one(local(server.port()));
+  ASSERT_TRUE(result.error.has_value());
+  EXPECT_EQ(result.status, "failed");
+  EXPECT_EQ(result.error->stage, "handshake");
+  EXPECT_EQ(result.error->reason, "tls_alert");
+  EXPECT_FALSE(result.error->detail.empty());
+  ASSERT_EQ(result.chain.size(), 1u);
+  EXPECT_EQ(result.chain[0].der, leaf_->der);
+  ASSERT_TRUE(result.certificate.has_value());
+  EXPECT_EQ(result.certificate->subject_cn, "localhost");
+  EXPECT_EQ(result.trusted, true);
+  EXPECT_EQ(result.protocol, "");
+}
+
 TEST_F(TlsProberTest, HandshakeReadCap) {
   TestServer server(server_options(ServerMode::tls));
   options_.max_read_bytes = 200;

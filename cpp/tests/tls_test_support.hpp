@@ -242,6 +242,8 @@ struct ServerOptions {
   bool staple_ocsp = false;     ///< send a (dummy) OCSP response when the client asks
   bool offer_alpn_h2 = false;   ///< select "h2" when the client offers it
   bool ipv6 = false;            ///< listen on [::1] instead of 127.0.0.1
+  int max_version = 0;          ///< e.g. TLS1_VERSION; 0 for the library maximum
+  bool require_client_cert = false;  ///< fail the handshake of clients without a certificate
 };
 
 /// A TLS and STARTTLS server on 127.0.0.1 with an ephemeral port. The listener is
@@ -319,6 +321,10 @@ class TestServer {
     SSL_CTX* context = context_.get();
     SSL_CTX_set_security_level(context, 0);
     SSL_CTX_set_cipher_list(context, "ALL:@SECLEVEL=0");
+    if (options_.max_version != 0) SSL_CTX_set_max_proto_version(context, options_.max_version);
+    if (options_.require_client_cert) {
+      SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    }
     check(SSL_CTX_use_certificate(context, options_.chain.at(0)) == 1, "SSL_CTX_use_certificate");
     for (size_t i = 1; i < options_.chain.size(); ++i) {
       X509_up_ref(options_.chain[i]);
