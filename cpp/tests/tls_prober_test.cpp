@@ -629,6 +629,16 @@ TEST_F(TlsProberTest, HigherCapAllowsMoreConcurrency) {
   EXPECT_GT(server.max_concurrent(), 2);
 }
 
+TEST_F(TlsProberTest, RefusedQueueDrains) {
+  options_.max_per_address = 1;
+  auto results = run(std::vector<ProbeTarget>(500, local(closed_port())));
+  for (const auto& result : results) {
+    ASSERT_EQ(result.size(), 1u);
+    ASSERT_TRUE(result[0].error.has_value());
+    EXPECT_EQ(result[0].error->reason, "connection_refused");
+  }
+}
+
 TEST_F(TlsProberTest, QueuedProbeHitsTotalTimeout) {
   TestServer server(server_options(ServerMode::silent));
   options_.max_per_address = 1;

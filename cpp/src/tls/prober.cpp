@@ -381,8 +381,19 @@ void TlsProber::Impl::release_slot(const std::string& address) {
     if (!next || next->finished()) continue;  // its target timed out while it waited
     ++it->second.active;
     ++connections_open;
-    next->start();
-    return;  // `it` may be invalid now: start() can finish and release synchronously
+    // Started from the loop, not from here: a chain of connections that fail at once
+    // (a refused port) would otherwise recurse once per queued connection.
+    std::weak_ptr<Impl> weak = shared_from_this();
+    loop.post([weak, next, address] {
+      auto self = weak.lock();
+      if (!self) return;
+      if (next->finished()) {
+        self->release_slot(address);  // failed by its deadline before it could start
+      } else {
+        next->start();
+      }
+    });
+    return;
   }
   if (it->second.active == 0) slots.erase(it);
 }
