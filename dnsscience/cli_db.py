@@ -1,8 +1,9 @@
 """The ``dnsscience db`` subcommands: migrate, status and check.
 
-:func:`add_db_parser` adds them to the ``dnsscience`` command line; each
-handler takes the parsed arguments and returns the exit status (0 success,
-1 a required schema gap, exceptions for configuration and database errors).
+:func:`add_db_parser` adds them to the ``dnsscience`` command line. Each
+handler takes the parsed arguments and returns the exit status: 0 on success,
+1 on a required schema gap or a changed migration. Configuration and database
+errors propagate as exceptions, which the CLI maps to its exit codes.
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ class Gap:
 
 
 def register_statements(extra: Iterable[SqlStatement]) -> None:
-    """Add statements of another store to the requirements :func:`check` knows."""
+    """Add statements of another store to the requirements that :func:`check` compares."""
     _REGISTRY.extend(extra)
 
 
