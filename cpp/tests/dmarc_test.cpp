@@ -59,6 +59,7 @@ TEST(Dmarc, RuaWithoutPolicyImpliesNone) {
   EXPECT_EQ(record.p.value_or(""), "none");
   EXPECT_TRUE(record.policy_implied);
   EXPECT_TRUE(has_code(record.findings, "dmarc.missing_policy"));
+  EXPECT_FALSE(has_code(record.findings, "dmarc.invalid_policy"));
 }
 
 TEST(Dmarc, InvalidPolicyWithoutRua) {

@@ -164,7 +164,10 @@ DmarcRecord parse_dmarc_record(std::string_view text) {
   }
   if (!record.p && !invalid_policy) {
     invalid_policy = true;
-    record.findings.push_back(make_finding(finding::kDmarcInvalidPolicy, "the record has no p tag"));
+    // With a valid rua the record acts as p=none, reported below instead.
+    if (record.rua.empty()) {
+      record.findings.push_back(make_finding(finding::kDmarcInvalidPolicy, "the record has no p tag"));
+    }
   }
   // RFC 7489 section 6.6.3: without a valid p (or with an invalid sp), a record
   // with a valid rua URI acts as p=none; otherwise DMARC does not apply.

@@ -115,11 +115,23 @@ void DomainCheck::start() {
 
 void DomainCheck::query(const std::string& name, RRType type, std::function<void(const DnsAnswer&)> handle) {
   auto self = shared_from_this();
-  resolver_.query(name, type, [self, handle = std::move(handle)](DnsAnswer answer) {
+  Resolver::Callback callback = [self, handle](DnsAnswer answer) {
     if (self->finished_) return;
     handle(answer);
     self->lookup_finished();
-  });
+  };
+  try {
+    resolver_.query(name, type, callback);
+  } catch (const Error& error) {
+    // A name over 255 octets (a long domain plus a selector) cannot be sent.
+    if (error.kind() != ErrorKind::invalid_argument) throw;
+    DnsAnswer answer;
+    answer.qname = name;
+    answer.qtype = type;
+    answer.status = DnsStatus::error;
+    answer.error = error.what();
+    callback(std::move(answer));
+  }
 }
 
 void DomainCheck::evaluate_spf() {

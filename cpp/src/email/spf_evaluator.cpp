@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "dnsscience/email/finding_codes.hpp"
+#include "dnsscience/error.hpp"
 
 namespace dnsscience {
 
@@ -206,13 +207,25 @@ std::shared_ptr<Evaluation::CacheEntry> Evaluation::send(const std::string& name
   auto entry = std::make_shared<CacheEntry>();
   cache_.emplace(key, entry);
   auto self = shared_from_this();
-  resolver_.query(key.first, type, [self, entry](DnsAnswer answer) {
+  Resolver::Callback callback = [self, entry](DnsAnswer answer) {
     entry->done = true;
     entry->answer = std::move(answer);
     auto waiters = std::move(entry->waiters);
     entry->waiters.clear();
     for (auto& waiter : waiters) waiter(entry->answer);
-  });
+  };
+  try {
+    resolver_.query(key.first, type, callback);
+  } catch (const Error& error) {
+    // A name that cannot be encoded; is_valid_domain() filters most of them.
+    if (error.kind() != ErrorKind::invalid_argument) throw;
+    DnsAnswer answer;
+    answer.qname = key.first;
+    answer.qtype = type;
+    answer.status = DnsStatus::error;
+    answer.error = error.what();
+    callback(std::move(answer));
+  }
   return entry;
 }
 
