@@ -106,9 +106,15 @@ def _run_domains_import(arguments: argparse.Namespace) -> int:
     return _print_add_summary(summary)
 
 
-def _print_name_outcome(label: str, done: list[str], missing: list[str], invalid: list) -> int:
+def _print_name_outcome(
+    label: str,
+    done: list[str],
+    missing: list[str],
+    invalid: list,
+    missing_label: str = "not found",
+) -> int:
     print(f"{label}: {len(done)}")
-    print(f"not found: {len(missing)}")
+    print(f"{missing_label}: {len(missing)}")
     for name in missing:
         print(f"  {name}")
     print(f"invalid: {len(invalid)}")
@@ -135,7 +141,9 @@ def _run_domains_recheck(arguments: argparse.Namespace) -> int:
         scheduled, missing, invalid = recheck_domains(connection, arguments.names)
     finally:
         connection.close()
-    return _print_name_outcome("due now for email and TLS checks", scheduled, missing, invalid)
+    return _print_name_outcome(
+        "due now for email and TLS checks", scheduled, missing, invalid, "not found or inactive"
+    )
 
 
 def _add_domains_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -195,9 +203,9 @@ def _cell(value: Any) -> str:
 
 
 def _run_results(arguments: argparse.Namespace) -> int:
-    from dnsscience import store
+    from dnsscience.store.records import email_results, tls_results
 
-    read = store.email_results if arguments.kind == "email" else store.tls_results
+    read = email_results if arguments.kind == "email" else tls_results
     connection = _open_connection(arguments)
     try:
         records = read(
@@ -209,7 +217,7 @@ def _run_results(arguments: argparse.Namespace) -> int:
     finally:
         connection.close()
 
-    rows = [record if isinstance(record, dict) else record.to_dict() for record in records]
+    rows = list(records)
     if arguments.format == "json":
         for row in rows:
             print(json.dumps(row, sort_keys=True, default=str))
@@ -241,37 +249,38 @@ def _add_results_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "results",
         help="print what the daemons stored",
-        description="Print the stored email or TLS results, newest first. Exit status 1 "
-        "when a DOMAIN given has no result.",
+        description="Print the stored email or TLS results, ordered by domain name. Exit "
+        "status 1 when a DOMAIN given has no result.",
     )
-    parser.add_argument("kind", choices=["email", "tls"], help="which results")
-    parser.add_argument("domains", nargs="*", metavar="DOMAIN", help="only these domains")
-    output = parser.add_mutually_exclusive_group()
-    output.add_argument(
-        "--json",
-        dest="format",
-        action="store_const",
-        const="json",
-        help="print one JSON object per line",
-    )
-    output.add_argument(
-        "--csv",
-        dest="format",
-        action="store_const",
-        const="csv",
-        help="print CSV with a header line",
-    )
-    parser.set_defaults(format="text")
-    parser.add_argument(
-        "--limit", type=_positive_int, default=100, help="print at most N records (100)"
-    )
-    parser.add_argument(
-        "--history",
-        action="store_true",
-        help="include earlier results where they are kept, not only the latest",
-    )
-    _add_common(parser)
-    parser.set_defaults(handler=_run_results)
+    kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
+    for kind, what in (("email", "email security"), ("tls", "TLS certificate")):
+        results = kinds.add_parser(kind, help=f"print the stored {what} results")
+        results.add_argument("domains", nargs="*", metavar="DOMAIN", help="only these domains")
+        output = results.add_mutually_exclusive_group()
+        output.add_argument(
+            "--json",
+            dest="format",
+            action="store_const",
+            const="json",
+            help="print one JSON object per line",
+        )
+        output.add_argument(
+            "--csv",
+            dest="format",
+            action="store_const",
+            const="csv",
+            help="print CSV with a header line",
+        )
+        results.add_argument(
+            "--limit", type=_positive_int, default=100, help="print at most N records (100)"
+        )
+        results.add_argument(
+            "--history",
+            action="store_true",
+            help="add the last 20 attempts (and for TLS the certificate changes)",
+        )
+        _add_common(results)
+        results.set_defaults(handler=_run_results, format="text")
 
 
 # -- health --------------------------------------------------------------------

@@ -12,6 +12,7 @@ from dnsscience.store.domains import (
     deactivate_domains,
     normalize_names,
     read_domain_file,
+    recheck_domains,
 )
 
 
@@ -37,6 +38,13 @@ def test_read_csv_with_domain_column(tmp_path):
     path.write_text("\nrank,Domain_Name,owner\n1,example.com,alice\n2,,bob\n\n3,example.net\n")
 
     assert read_domain_file(path) == [(3, "example.com"), (4, ""), (6, "example.net")]
+
+
+def test_read_single_column_csv(tmp_path):
+    path = tmp_path / "names.csv"
+    path.write_text("Domain\nexample.com\n")
+
+    assert read_domain_file(path) == [(2, "example.com")]
 
 
 def test_read_csv_domain_header(tmp_path):
@@ -117,13 +125,13 @@ def test_add_domains_reactivates(migrated_database, pg_connect):
     add_domains(connection, ["example.com", "example.net"])
 
     deactivated, missing, invalid = deactivate_domains(
-        connection, ["EXAMPLE.com", "absent.example", "-bad-.com"]
+        connection, ["EXAMPLE.com", "absent.example", "bad..name"]
     )
     summary = add_domains(connection, ["example.com"])
 
     assert deactivated == ["example.com"]
     assert missing == ["absent.example"]
-    assert [problem.name for problem in invalid] == ["-bad-.com"]
+    assert [problem.name for problem in invalid] == ["bad..name"]
     assert summary.reactivated == ["example.com"]
     assert domain_rows(connection) == {"example.com": True, "example.net": True}
 
@@ -156,6 +164,60 @@ def test_add_to_legacy_database(migrated_legacy_database, pg_connect):
 
     assert summary.added == ["new-domain.example"]
     assert existing in summary.already_present + summary.reactivated
+
+
+def _mark_checked_now(connection) -> None:
+    """Make every domain look freshly checked by emaild and ssl-scanner."""
+    connection.transaction(
+        [
+            (
+                "INSERT INTO email_security_records (domain_id, last_checked) "
+                "SELECT id, now() AT TIME ZONE 'UTC' FROM domains",
+                [],
+            ),
+            (
+                "UPDATE domains SET last_ssl_scan = now() AT TIME ZONE 'UTC', "
+                "tls_next_attempt_at = now() + interval '7 days'",
+                [],
+            ),
+        ]
+    )
+
+
+def _claims(connection) -> tuple[list[str], list[str]]:
+    from dnsscience.store import email, tls
+
+    email_names = [
+        name
+        for _id, name in email.claim_due(
+            connection, limit=10, rescan_days=7, instance="test:1", lease_seconds=60
+        )
+    ]
+    tls_names = [
+        claim.domain_name
+        for claim in tls.claim_due_for_scan(
+            connection, limit=10, rescan_days=7, instance="test:1", lease_seconds=60
+        )
+    ]
+    return email_names, tls_names
+
+
+def test_recheck_makes_domains_due(migrated_database, pg_connect):
+    connection = pg_connect(migrated_database)
+    add_domains(connection, ["example.com", "example.net", "inactive.example"])
+    deactivate_domains(connection, ["inactive.example"])
+    _mark_checked_now(connection)
+    before = _claims(connection)
+
+    scheduled, missing, invalid = recheck_domains(
+        connection, ["Example.COM", "inactive.example", "absent.example", "bad..name"]
+    )
+
+    assert before == ([], [])
+    assert scheduled == ["example.com"]
+    assert missing == ["inactive.example", "absent.example"]
+    assert [problem.name for problem in invalid] == ["bad..name"]
+    assert _claims(connection) == (["example.com"], ["example.com"])
 
 
 # -- the command -----------------------------------------------------------------------
@@ -219,3 +281,20 @@ def test_domains_deactivate_command(migrated_database, monkeypatch, capsys):
     output = capsys.readouterr().out.splitlines()
     assert status == 1
     assert output == ["deactivated: 1", "not found: 1", "  absent.example", "invalid: 0"]
+
+
+def test_domains_recheck_command(migrated_database, monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", migrated_database)
+    main(["domains", "add", "example.com"])
+    capsys.readouterr()
+
+    status = main(["domains", "recheck", "example.com", "absent.example"])
+
+    output = capsys.readouterr().out.splitlines()
+    assert status == 1
+    assert output == [
+        "due now for email and TLS checks: 1",
+        "not found or inactive: 1",
+        "  absent.example",
+        "invalid: 0",
+    ]

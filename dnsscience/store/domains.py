@@ -26,6 +26,7 @@ __all__ = [
     "deactivate_domains",
     "normalize_names",
     "read_domain_file",
+    "recheck_domains",
 ]
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,24 @@ RETURNING d.domain_name, (xmax = 0) AS inserted
 _DEACTIVATE_DOMAINS = """
 UPDATE domains SET is_active = FALSE
 WHERE domain_name = ANY($1::text[])
+RETURNING domain_name
+"""
+
+# emaild and ssl-scanner claim a domain as soon as its next attempt time has
+# passed, even within the rescan period. That time is
+# email_security_details.next_attempt_at (a UTC timestamp) for emaild and
+# domains.tls_next_attempt_at (timestamptz) for ssl-scanner.
+_RECHECK_EMAIL = """
+INSERT INTO email_security_details AS s (domain_id, next_attempt_at)
+SELECT id, now() AT TIME ZONE 'UTC'
+FROM domains
+WHERE domain_name = ANY($1::text[]) AND is_active IS TRUE
+ON CONFLICT (domain_id) DO UPDATE SET next_attempt_at = EXCLUDED.next_attempt_at
+"""
+
+_RECHECK_TLS = """
+UPDATE domains SET tls_next_attempt_at = now()
+WHERE domain_name = ANY($1::text[]) AND is_active IS TRUE
 RETURNING domain_name
 """
 
@@ -159,6 +178,25 @@ def deactivate_domains(
     return deactivated, missing, problems
 
 
+def recheck_domains(
+    connection: Any, names: Iterable[str]
+) -> tuple[list[str], list[str], list[NameProblem]]:
+    """Make active domains due now for emaild and ssl-scanner, in one transaction.
+
+    Returns (scheduled, not found or inactive, invalid names). A domain that an
+    instance holds under a lease is checked again once the lease ends.
+    """
+    valid, problems, _duplicates = normalize_names(names)
+    if not valid:
+        return [], [], problems
+    array = _text_array(valid)
+    results = connection.transaction([(_RECHECK_TLS, [array]), (_RECHECK_EMAIL, [array])])
+    found = {row[0] for row in results[0][1]}
+    scheduled = [name for name in valid if name in found]
+    missing = [name for name in valid if name not in found]
+    return scheduled, missing, problems
+
+
 def _csv_domain_column(header: list[str]) -> int | None:
     lowered = [cell.strip().lower() for cell in header]
     for wanted in CSV_DOMAIN_COLUMNS:
@@ -199,7 +237,8 @@ def read_domain_file(path: Path | str) -> list[tuple[int, str]]:
     """Return ``(line number, name)`` for every name in a domain list file.
 
     The file is either one name per line (blank lines and ``#`` comments are
-    skipped), a CSV file whose header has a ``domain`` or ``domain_name`` column,
+    skipped), a CSV file whose header has a ``domain`` or ``domain_name`` column
+    (possibly its only column),
     or a header-less ``rank,domain`` CSV such as the Tranco list. Raises
     InvalidArgumentError for an unreadable file or a CSV file without a domain
     column.
@@ -211,7 +250,8 @@ def read_domain_file(path: Path | str) -> list[tuple[int, str]]:
         raise InvalidArgumentError(f"cannot read the domain list {str(path)!r}: {error}") from None
 
     first_line = next((line for line in text.splitlines() if line.strip()), "")
-    if "," in first_line and not first_line.lstrip().startswith("#"):
+    is_header = first_line.strip().lower() in CSV_DOMAIN_COLUMNS
+    if is_header or ("," in first_line and not first_line.lstrip().startswith("#")):
         start = text.index(first_line)
         return list(_iterate_csv(text[start:], first_line, text.count("\n", 0, start)))
 
