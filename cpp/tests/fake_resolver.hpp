@@ -117,7 +117,9 @@ class FakeResolver : public Resolver {
       auto status = statuses_.find({name, type});
       if (status != statuses_.end()) {
         answer.status = status->second;
-        answer.rcode = status->second == DnsStatus::servfail ? 2 : status->second == DnsStatus::refused ? 5 : -1;
+        answer.rcode = -1;
+        if (status->second == DnsStatus::servfail) answer.rcode = 2;
+        if (status->second == DnsStatus::refused) answer.rcode = 5;
         return answer;
       }
       const std::string owner = owner_for(name);

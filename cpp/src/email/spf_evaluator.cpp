@@ -73,6 +73,13 @@ bool address_matches(const ResourceRecord& record, const IpAddress& ip, int pref
   return address && address->in_network(ip, prefix_length);
 }
 
+// The CIDR length of an a or mx term for the client's family; a full-length
+// match when the term gives none.
+int prefix_length(const SpfTerm& term, bool v6) {
+  if (v6) return term.cidr6 < 0 ? 128 : term.cidr6;
+  return term.cidr4 < 0 ? 32 : term.cidr4;
+}
+
 SpfResult result_of(SpfQualifier qualifier) {
   switch (qualifier) {
     case SpfQualifier::pass: return SpfResult::pass;
@@ -535,7 +542,7 @@ void Evaluation::evaluate_a(FramePtr frame, const SpfTerm& term, MatchCallback d
                       done(Match{false, SpfResult::permerror});
                       return;
                     }
-                    const int prefix = v6 ? (copy.cidr6 < 0 ? 128 : copy.cidr6) : (copy.cidr4 < 0 ? 32 : copy.cidr4);
+                    const int prefix = prefix_length(copy, v6);
                     const bool matched = std::any_of(answer.records.begin(), answer.records.end(),
                                                      [&](const ResourceRecord& record) {
                                                        return address_matches(record, *self->context_.ip, prefix);
@@ -605,7 +612,7 @@ void Evaluation::evaluate_mx_hosts(std::shared_ptr<std::vector<std::string>> hos
       return;
     }
     if (!self->worst_case()) {
-      const int prefix = v6 ? (term.cidr6 < 0 ? 128 : term.cidr6) : (term.cidr4 < 0 ? 32 : term.cidr4);
+      const int prefix = prefix_length(term, v6);
       for (const ResourceRecord& record : answer.records) {
         if (address_matches(record, *self->context_.ip, prefix)) {
           done(Match{true, {}});

@@ -44,10 +44,10 @@ std::string finish_expanded_domain(std::string name);
 /// client (every letter but d).
 bool spf_macro_depends_on_sender(const std::string& text);
 
-/// Inputs of one evaluation. Without `ip` the evaluator computes the worst case:
+/// Inputs of one evaluation. Without `ip` the evaluator computes the worst case,
 /// the result for a client address that no ip4, ip6, a, mx, ptr or exists
-/// mechanism matches, while still performing every DNS query those terms need
-/// so that lookup counts and limits are exact.
+/// mechanism matches. It still sends every DNS query those terms need, so
+/// lookup counts and limits are exact.
 struct SpfRequest {
   std::string domain;  ///< normalized, without the trailing dot
   std::optional<IpAddress> ip;
