@@ -16,10 +16,13 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from dnsscience.cli import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
-from dnsscience.cli import _add_common as _add_log_level
-
 __all__ = ["add_ops_parsers"]
+
+# The exit statuses of dnsscience.cli, repeated because cli.py imports this module
+# at its top, before it defines them.
+EXIT_OK = 0
+EXIT_INCOMPLETE = 1
+EXIT_USAGE = 2
 
 #: Default port of ``dnsscience dashboard`` on 127.0.0.1.
 DASHBOARD_PORT = 9480
@@ -32,7 +35,12 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         help="read KEY=VALUE settings from PATH (also DNSSCIENCE_ENV_FILE); "
         "variables already in the environment take precedence",
     )
-    _add_log_level(parser)
+    parser.add_argument(
+        "--log-level",
+        default=argparse.SUPPRESS,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="least severe level logged to standard error (default WARNING)",
+    )
 
 
 def _open_connection(arguments: argparse.Namespace) -> Any:
