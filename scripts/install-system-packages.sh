@@ -14,6 +14,8 @@ PACKAGES=(
   postgresql postgresql-contrib
   # benchmarks
   dnsperf
+  # the dashboard test renders the page in a headless browser
+  chromium
 )
 
 missing=()
