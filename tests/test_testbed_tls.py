@@ -145,6 +145,10 @@ def test_verification_outcome(tls_testbed, name):
     assert caught.value.verify_code == expected_error
     if expected_error == 62:
         assert target.expected.hostname_match is False
+    elif expected_error == 10:
+        assert target.expected.status == "expired"
+    elif expected_error == 9:
+        assert target.expected.status == "not_yet_valid"
     else:
         assert target.expected.trusted is False
 

@@ -48,7 +48,7 @@ def make_result(
         "address": "127.0.0.1",
         "starttls": "none",
         "attempted_at": iso(now),
-        "elapsed_ms": 12,
+        "elapsed_ms": 12.625,
         "status": "failed" if error else "valid",
         "error": error,
         "protocol": None if error else "TLSv1.3",

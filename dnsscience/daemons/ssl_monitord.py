@@ -18,6 +18,7 @@ from typing import Any
 
 from dnsscience.daemons.runtime import main_entry
 from dnsscience.daemons.tls_worker import BatchCounts, TlsWorker
+from dnsscience.store import tls as tls_store
 
 __all__ = ["DAEMON_NAME", "EXPIRING_WITHIN_DAYS", "MonitorWorker", "RECHECK_HOURS", "main"]
 
@@ -35,8 +36,6 @@ class MonitorWorker(TlsWorker):
     daemon_label = "ssl_monitord"
 
     def claim(self, connection: Any) -> list[Any]:
-        from dnsscience.store import tls as tls_store
-
         return tls_store.claim_expiring(
             connection,
             limit=int(self.settings.batch_size),

@@ -19,6 +19,7 @@ from typing import Any
 
 from dnsscience.daemons.runtime import main_entry
 from dnsscience.daemons.tls_worker import TlsWorker
+from dnsscience.store import tls as tls_store
 
 __all__ = ["DAEMON_NAME", "ScannerWorker", "main"]
 
@@ -36,8 +37,6 @@ class ScannerWorker(TlsWorker):
         self.ports = tuple(settings.tls_ports)
 
     def claim(self, connection: Any) -> list[Any]:
-        from dnsscience.store import tls as tls_store
-
         return tls_store.claim_due_for_scan(
             connection,
             limit=int(self.settings.batch_size),

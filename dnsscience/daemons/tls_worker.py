@@ -31,6 +31,10 @@ from dnsscience.daemons.runtime import (
 )
 from dnsscience.errors import InvalidArgumentError
 
+# Imported for its side effect as well: it declares the TLS tables to the schema
+# check that the runtime runs before the first batch.
+from dnsscience.store import tls as tls_store
+
 __all__ = ["FLUSH_DOMAINS", "FLUSH_SECONDS", "TlsWorker"]
 
 #: Results are committed when this many domains are complete...
@@ -151,8 +155,6 @@ class TlsWorker:
             self.session = None
 
     def run_batch(self, connection: Any, stop: StopSignal) -> int:
-        from dnsscience.store import tls as tls_store
-
         self._delete_old_attempts(connection)
         claims = self.claim(connection)
         if not claims:
@@ -283,8 +285,6 @@ class TlsWorker:
         counts: BatchCounts,
         all_results: list[dict[str, Any]],
     ) -> None:
-        from dnsscience.store import tls as tls_store
-
         results = [result for domain_id in domain_ids for result in progress[domain_id].results]
         claims = [progress[domain_id].claim for domain_id in domain_ids]
         tls_store.store_results(
@@ -301,8 +301,6 @@ class TlsWorker:
         all_results.extend(results)
 
     def _delete_old_attempts(self, connection: Any) -> None:
-        from dnsscience.store import tls as tls_store
-
         now = time.monotonic()
         if self.last_retention and now - self.last_retention < RETENTION_INTERVAL:
             return

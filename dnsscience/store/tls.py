@@ -115,9 +115,10 @@ INSERT INTO tls_scan_attempts (
     banner, daemon)
 SELECT (r->>'domain_id')::int, r->>'domain_name', (r->>'port')::int, r->>'address',
        r->>'sni', r->>'starttls', (r->>'attempted_at')::timestamptz,
-       (r->>'elapsed_ms')::int, r->>'status', r->'error'->>'stage', r->'error'->>'reason',
-       r->'error'->>'detail', (r->'error'->>'transient')::boolean, r->>'protocol',
-       r->>'cipher', r->'certificate'->>'sha256_fingerprint', left(r->>'banner', 1000), $2
+       round((r->>'elapsed_ms')::numeric)::int, r->>'status', r->'error'->>'stage',
+       r->'error'->>'reason', r->'error'->>'detail', (r->'error'->>'transient')::boolean,
+       r->>'protocol', r->>'cipher', r->'certificate'->>'sha256_fingerprint',
+       left(r->>'banner', 1000), $2
 FROM jsonb_array_elements($1::jsonb) AS r
 """
 
@@ -537,3 +538,121 @@ def _require_positive(**values: int) -> None:
     for name, value in values.items():
         if value <= 0:
             raise ValueError(f"{name} must be a positive integer, not {value!r}")
+
+
+# -- schema requirements ---------------------------------------------------------
+# Declared for dnsscience.store.schema.check, which the daemons run at startup: a
+# database without migration 003 stops them with "run 'dnsscience db migrate'".
+
+_TIMESTAMPTZ = ("timestamptz",)
+
+
+def _columns(types: tuple[str, ...], *names: str) -> tuple[Any, ...]:
+    from dnsscience.store.statements import ColumnRequirement
+
+    return tuple(ColumnRequirement(name, types) for name in names)
+
+
+def _requirements() -> list[Any]:
+    from dnsscience.store.statements import (
+        BOOL,
+        INT,
+        JSONB,
+        TEXT,
+        TIMESTAMP,
+        IndexRequirement,
+        SqlStatement,
+        TableRequirement,
+    )
+
+    domains = TableRequirement(
+        "domains",
+        _columns(INT, "id", "tls_failure_count")
+        + _columns(TEXT, "domain_name", "tls_lease_owner")
+        + _columns(BOOL, "is_active")
+        + _columns(TIMESTAMP, "last_ssl_scan")
+        + _columns(_TIMESTAMPTZ, "tls_next_attempt_at", "tls_lease_expires_at"),
+    )
+    attempts = TableRequirement(
+        "tls_scan_attempts",
+        _columns(INT, "domain_id", "port", "elapsed_ms")
+        + _columns(
+            TEXT,
+            "domain_name",
+            "address",
+            "sni",
+            "starttls",
+            "status",
+            "stage",
+            "reason",
+            "detail",
+            "protocol",
+            "cipher",
+            "sha256_fingerprint",
+            "banner",
+            "daemon",
+        )
+        + _columns(BOOL, "transient")
+        + _columns(_TIMESTAMPTZ, "attempted_at"),
+    )
+    details = TableRequirement(
+        "certificate_details",
+        _columns(INT, "port", "verify_error_code", "key_bits", "sct_count")
+        + _columns(
+            TEXT,
+            "domain_name",
+            "status",
+            "subject_cn",
+            "issuer_cn",
+            "serial",
+            "sha256_fingerprint",
+            "spki_sha256",
+            "key_type",
+            "signature_algorithm",
+        )
+        + _columns(JSONB, "findings", "sans", "chain")
+        + _columns(_TIMESTAMPTZ, "not_before", "not_after", "first_seen_at", "last_seen_at"),
+        (
+            IndexRequirement(
+                ("domain_name", "port"),
+                unique=True,
+                purpose="ON CONFLICT (domain_name, port) of the details upsert",
+            ),
+        ),
+    )
+    changes = TableRequirement(
+        "certificate_changes",
+        _columns(TEXT, "domain_name", "sha256_fingerprint", "previous_sha256_fingerprint")
+        + _columns(INT, "port")
+        + _columns(_TIMESTAMPTZ, "detected_at"),
+    )
+    alerts = TableRequirement(
+        "tls_alerts",
+        _columns(TEXT, "domain_name", "kind", "severity", "message")
+        + _columns(INT, "port")
+        + _columns(_TIMESTAMPTZ, "raised_at", "last_seen_at", "resolved_at"),
+        (
+            IndexRequirement(
+                ("domain_name", "port", "kind"),
+                unique=True,
+                purpose="ON CONFLICT (domain_name, port, kind) of the alert upsert",
+            ),
+        ),
+    )
+    return [
+        SqlStatement(
+            "tls_store",
+            "",
+            ("ssl_scanner", "ssl_monitord"),
+            (domains, attempts, details, changes, alerts),
+        )
+    ]
+
+
+def _register_requirements() -> None:
+    from dnsscience.store import schema
+
+    schema.register_statements(_requirements())
+
+
+_register_requirements()

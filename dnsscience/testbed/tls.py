@@ -60,8 +60,9 @@ class Expected:
     or "failed"). ``stage``, ``reason``, ``transient`` and ``alert`` describe the
     error of a failed attempt. ``findings`` lists finding codes that must be present
     (others may be too). ``certificate`` is the leaf the server presents, with the
-    facts the prober must extract from it. ``chain_length`` counts the certificates
-    the server sends.
+    facts the prober must extract from it. ``trusted`` judges the chain alone,
+    ignoring the leaf's validity dates, which ``status`` and ``findings`` report.
+    ``chain_length`` counts the certificates the server sends.
     """
 
     status: str
@@ -394,11 +395,11 @@ class TlsTestBed:
             leaf(
                 "expired", not_before=now - timedelta(days=100), not_after=now - timedelta(days=2)
             ),
-            Expected("expired", trusted=False, findings=frozenset({"expired"})),
+            Expected("expired", trusted=True, findings=frozenset({"expired"})),
         )
         serve(
             leaf("notyetvalid", not_before=now + timedelta(days=10), not_after=now + year),
-            Expected("not_yet_valid", trusted=False, findings=frozenset({"not_yet_valid"})),
+            Expected("not_yet_valid", trusted=True, findings=frozenset({"not_yet_valid"})),
         )
         serve(
             leaf("selfsigned", self_signed=True),
