@@ -30,6 +30,7 @@ __all__ = [
     "machine_description",
     "migrate",
     "run_process",
+    "udp_receive_buffer_errors",
 ]
 
 # Debian packages whose versions matter to a result.
@@ -101,6 +102,21 @@ def _python_versions() -> dict[str, str]:
 def load_average() -> tuple[float, float, float]:
     """Return the 1, 5 and 15 minute load averages."""
     return os.getloadavg()
+
+
+def udp_receive_buffer_errors() -> int:
+    """Return the host's count of UDP datagrams dropped for a full receive buffer.
+
+    The counter (``RcvbufErrors`` in /proc/net/snmp) covers every socket on the
+    host, so a delta around a run also counts other programs' drops.
+    """
+    lines = [
+        line.split() for line in _read("/proc/net/snmp").splitlines() if line.startswith("Udp:")
+    ]
+    if len(lines) < 2:
+        return 0
+    counters = dict(zip(lines[0][1:], lines[1][1:], strict=True))
+    return int(counters.get("RcvbufErrors", 0))
 
 
 def machine_description() -> dict[str, Any]:

@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import baseline_emaild  # noqa: E402
-from _support import BenchmarkReport, ProgressPrinter  # noqa: E402
+from _support import BenchmarkReport, ProgressPrinter, udp_receive_buffer_errors  # noqa: E402
 from query_mix import QueryMix, run_dnsperf  # noqa: E402
 
 TARGET_RATIO = 100.0
@@ -108,6 +108,7 @@ def run_ours(report: BenchmarkReport, domains: list[str], nameservers: list[str]
         f"nameservers {', '.join(nameservers)}",
         flush=True,
     )
+    drops_before = udp_receive_buffer_errors()
     started = time.monotonic()
     results = list(
         check_email_many(
@@ -118,6 +119,7 @@ def run_ours(report: BenchmarkReport, domains: list[str], nameservers: list[str]
         )
     )
     elapsed = time.monotonic() - started
+    report.measure("ours_udp_receive_buffer_drops", udp_receive_buffer_errors() - drops_before)
     incomplete = sum(1 for result in results if not result.complete)
     report.measure("ours_domains", len(results))
     report.measure("ours_seconds", elapsed, "s")

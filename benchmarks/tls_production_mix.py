@@ -12,7 +12,9 @@ the rest refused the connection or never answered. This benchmark builds
 - refused: the rest, each on its own ``127.47.x.y`` address with nothing bound,
   so the kernel answers with a RST.
 
-It scans all targets with ``dnsscience.scan_tls_many`` and the first
+It scans all targets with ``dnsscience.tls.scan_tls_many`` (``--concurrency``
+targets at once, connect and handshake deadline 3 s as in the scanner daemon)
+and the first
 ``--baseline-targets`` with the original scanner's logic
 (``baseline_ssl_scanner.py``, 50 threads, 5 s connect timeout), checks that every
 target got an outcome of the expected kind, and prints targets per second and
@@ -41,6 +43,8 @@ import baseline_ssl_scanner  # noqa: E402
 from _support import BenchmarkReport, ProgressPrinter  # noqa: E402
 
 TARGET_RATIO = 20.0
+#: Connect and handshake deadline of our probes, in seconds: the scanner daemon's.
+OURS_TIMEOUT = 3.0
 SILENT_PREFIX = "127.46."
 REFUSED_PREFIX = "127.47."
 KINDS = ("serving", "silent", "refused")
@@ -60,6 +64,13 @@ def parse_arguments() -> argparse.Namespace:
     )
     parser.add_argument(
         "--silent-fraction", type=float, default=0.2, help="share that never answers (0.2)"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=500,
+        help="targets dnsscience probes at once (500, the default of the library and "
+        "of SSL_SCANNER_WORKERS)",
     )
     parser.add_argument("--seed", type=int, default=1, help="shuffle seed (1)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
@@ -156,13 +167,10 @@ def free_port_on(addresses: list[str]) -> int:
 
 
 def ours_kind(result) -> str:
-    """Classify one dnsscience probe result as serving, silent, refused or other."""
-    data = result if isinstance(result, dict) else getattr(result, "__dict__", {})
-    if hasattr(result, "to_dict"):
-        data = result.to_dict()
-    if data.get("status") != "failed":
+    """Classify one ``TlsResult`` as serving, silent, refused or other."""
+    if result.status != "failed":
         return "serving"
-    reason = (data.get("error") or {}).get("reason")
+    reason = result.error.reason if result.error is not None else None
     if reason == "connect_timeout":
         return "silent"
     if reason == "connection_refused":
@@ -191,18 +199,22 @@ def tally(report: BenchmarkReport, prefix: str, expected: list[str], observed: l
     report.measure(f"{prefix}_unexpected_outcomes", mismatches)
 
 
-def run_ours(report: BenchmarkReport, targets: list[dict], ca_file: Path) -> None:
-    import dnsscience
+def run_ours(report: BenchmarkReport, targets: list[dict], ca_file: Path, concurrency: int) -> None:
+    from dnsscience.tls import scan_tls_many
 
     items = [
         json.dumps({"host": target["address"], "port": target["port"], "sni": target["name"]})
         for target in targets
     ]
-    print(f"dnsscience: {len(items)} targets", flush=True)
+    print(f"dnsscience: {len(items)} targets, concurrency {concurrency}", flush=True)
     started = time.monotonic()
     results = list(
-        dnsscience.scan_tls_many(
-            items, ca_file=str(ca_file), progress=ProgressPrinter("dnsscience")
+        scan_tls_many(
+            items,
+            ca_file=str(ca_file),
+            timeout=OURS_TIMEOUT,
+            concurrency=concurrency,
+            progress=ProgressPrinter("dnsscience"),
         )
     )
     elapsed = time.monotonic() - started
@@ -210,10 +222,9 @@ def run_ours(report: BenchmarkReport, targets: list[dict], ca_file: Path) -> Non
     report.measure("ours_seconds", elapsed, "s")
     report.measure("ours_targets_per_second", len(results) / elapsed, "targets/s")
 
-    kinds_by_target = {}
-    for result in results:
-        data = result.to_dict() if hasattr(result, "to_dict") else result
-        kinds_by_target[(data["host"], data["port"], data.get("sni"))] = ours_kind(result)
+    kinds_by_target = {
+        (result.host, result.port, result.sni): ours_kind(result) for result in results
+    }
     observed = [
         kinds_by_target.get((target["address"], target["port"], target["name"]), "missing")
         for target in targets
@@ -273,7 +284,7 @@ def main() -> int:
         report.measure("serving_cases", len(serving_cases))
 
         with SilentListeners(silent_addresses, port):
-            run_ours(report, targets, bed.ca_file)
+            run_ours(report, targets, bed.ca_file, arguments.concurrency)
             run_baseline(report, targets[: arguments.baseline_targets])
 
     ratio = (
