@@ -62,6 +62,7 @@ class Expected:
     (others may be too). ``certificate`` is the leaf the server presents, with the
     facts the prober must extract from it. ``trusted`` judges the chain alone,
     ignoring the leaf's validity dates, which ``status`` and ``findings`` report.
+    ``alpn`` is the protocol the server selects when offered h2 and http/1.1.
     ``chain_length`` counts the certificates the server sends.
     """
 
