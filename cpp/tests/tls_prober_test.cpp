@@ -629,6 +629,21 @@ TEST_F(TlsProberTest, HigherCapAllowsMoreConcurrency) {
   EXPECT_GT(server.max_concurrent(), 2);
 }
 
+TEST_F(TlsProberTest, ManyHandshakesInFlight) {
+  TestServer server(server_options(ServerMode::tls));
+  options_.max_per_address = 200;
+  options_.total_timeout = milliseconds(15000);
+  options_.handshake_timeout = milliseconds(10000);
+  auto results = run(std::vector<ProbeTarget>(200, local(server.port())));
+  size_t valid = 0;
+  for (const auto& result : results) {
+    ASSERT_EQ(result.size(), 1u);
+    if (result[0].status == "valid") ++valid;
+  }
+  EXPECT_EQ(valid, 200u);
+  EXPECT_EQ(server.connections(), 200);
+}
+
 TEST_F(TlsProberTest, RefusedQueueDrains) {
   options_.max_per_address = 1;
   auto results = run(std::vector<ProbeTarget>(500, local(closed_port())));
