@@ -8,4 +8,6 @@ PYBIND11_MODULE(_core, module) {
   dnsscience::bindings::register_errors(module);
   dnsscience::bindings::register_dns(module);
   dnsscience::bindings::register_store(module);
+  dnsscience::bindings::register_tls(module);
+  dnsscience::bindings::register_email(module);
 }
