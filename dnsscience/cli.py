@@ -19,6 +19,8 @@ import sys
 from collections.abc import Sequence
 
 from dnsscience import __version__
+from dnsscience.cli_db import add_db_parser
+from dnsscience.cli_ops import add_ops_parsers
 from dnsscience.errors import ConfigurationError, DatabaseError, InvalidArgumentError
 
 EXIT_OK = 0
@@ -163,12 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_email_parser(subparsers)
     _add_demo_parser(subparsers)
-    try:
-        from dnsscience.cli_db import add_db_parser
-    except ImportError:
-        pass
-    else:
-        add_db_parser(subparsers)
+    add_db_parser(subparsers)
+    add_ops_parsers(subparsers)
     return parser
 
 

@@ -90,19 +90,20 @@ class EmailWorker:
         ids_by_name = self._index_names(claimed)
         self.session.submit([name for _, name in claimed])
         outstanding = {domain_id for domain_id, _ in claimed}
-        stored = self._collect(connection, ids_by_name, outstanding, stop)
+        not_started: set[int] = set()
+        stored = self._collect(connection, ids_by_name, outstanding, not_started, stop)
 
-        if outstanding:
+        unfinished = outstanding | not_started
+        if unfinished:
             # Stopped before these finished: give them back so another instance (or
             # the next start) checks them without waiting for the lease to expire.
-            email_store.release_claims(connection, sorted(outstanding), self.instance)
-            self.logger.info("Released %d unfinished domains; they stay due", len(outstanding))
+            email_store.release_claims(connection, sorted(unfinished), self.instance)
+            self.logger.info("Released %d unfinished domains; they stay due", len(unfinished))
 
         elapsed = time.monotonic() - started
         self.total_done += stored
         self.logger.info(
-            "Batch: %d domains checked and stored in %.1f s (%.1f domains/s); "
-            "%d since start",
+            "Batch: %d domains checked and stored in %.1f s (%.1f domains/s); %d since start",
             stored,
             elapsed,
             stored / elapsed if elapsed > 0 else 0.0,
@@ -128,8 +129,15 @@ class EmailWorker:
         connection: Any,
         ids_by_name: dict[str, int],
         outstanding: set[int],
+        not_started: set[int],
         stop: StopSignal,
     ) -> int:
+        """Poll results into groups and store each group; return how many were stored.
+
+        Moves the ids of domains that were never started after a stop request from
+        ``outstanding`` to ``not_started``; ``outstanding`` keeps those still in flight
+        when the drain time ran out.
+        """
         from dnsscience.store import email as email_store
 
         pending: list[dict[str, Any]] = []
@@ -139,15 +147,13 @@ class EmailWorker:
 
         while outstanding:
             if stop.requested and drain_deadline is None:
-                not_started = self.session.stop_new()
-                outstanding.difference_update(
-                    ids_by_name[name] for name in not_started if name in ids_by_name
-                )
+                returned = self.session.stop_new()
+                not_started.update(ids_by_name[name] for name in returned if name in ids_by_name)
+                outstanding.difference_update(not_started)
                 drain_deadline = time.monotonic() + DRAIN_SECONDS
                 self.logger.info(
-                    "Stop requested: %d domains not started, waiting up to %.0f s for %d "
-                    "in flight",
-                    len(not_started),
+                    "Stop requested: %d domains not started, waiting up to %.0f s for %d in flight",
+                    len(returned),
                     DRAIN_SECONDS,
                     len(outstanding),
                 )
