@@ -266,6 +266,20 @@ TEST(EmailChecker, DeadlineEndsTheCheck) {
   EXPECT_GE(result["elapsed_ms"].get<double>(), 100.0);
 }
 
+TEST(EmailChecker, UnencodableNamesAreNxdomain) {
+  EventLoop loop;
+  FakeResolver resolver(&loop);
+  std::string domain;
+  for (int i = 0; i < 4; ++i) domain += std::string(60, 'a' + i) + ".";
+  domain += "example";  // 251 characters: the domain fits, "_dmarc." + domain does not
+  resolver.add_txt(domain, "v=spf1 -all");
+  const json result = run_check(resolver, loop, domain);
+  EXPECT_EQ(result["lookups"]["dmarc"], "nxdomain");
+  EXPECT_EQ(result["lookups"]["dkim"], "nxdomain");
+  EXPECT_EQ(result["lookups"]["spf"], "data");
+  EXPECT_TRUE(result["complete"].get<bool>());
+}
+
 TEST(EmailChecker, ErrorResultJson) {
   const json result = json::parse(to_json(email_error_result("bad..name", "invalid domain name \"bad..name\"")));
   EXPECT_EQ(result["domain"], "bad..name");

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dnsscience/dns_types.hpp"
+#include "dnsscience/error.hpp"
 #include "dnsscience/event_loop.hpp"
 
 namespace dnsscience::testing {
@@ -53,7 +54,10 @@ class FakeResolver : public Resolver {
   /// Makes queries of `type` at `name` never answer (for deadline tests).
   void set_silent(const std::string& name, RRType type) { silent_.insert(key(name, type)); }
 
+  /// Throws Error(invalid_argument) for a name over 253 characters, as the DNS
+  /// engine does for names it cannot encode.
   void query(const std::string& name, RRType type, Callback callback) override {
+    if (name.size() > 253) throw Error(ErrorKind::invalid_argument, "name too long: " + name);
     queries.emplace_back(lower(name), type);
     if (silent_.count(key(name, type)) != 0) {
       held_callbacks.push_back(std::move(callback));

@@ -123,12 +123,13 @@ void DomainCheck::query(const std::string& name, RRType type, std::function<void
   try {
     resolver_.query(name, type, callback);
   } catch (const Error& error) {
-    // A name over 255 octets (a long domain plus a selector) cannot be sent.
+    // A name over 255 octets (a long domain plus a selector) cannot be sent,
+    // and it cannot exist either, so it is reported as NXDOMAIN.
     if (error.kind() != ErrorKind::invalid_argument) throw;
     DnsAnswer answer;
     answer.qname = name;
     answer.qtype = type;
-    answer.status = DnsStatus::error;
+    answer.status = DnsStatus::nxdomain;
     answer.error = error.what();
     callback(std::move(answer));
   }

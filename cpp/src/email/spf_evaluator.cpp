@@ -224,12 +224,13 @@ std::shared_ptr<Evaluation::CacheEntry> Evaluation::send(const std::string& name
   try {
     resolver_.query(key.first, type, callback);
   } catch (const Error& error) {
-    // A name that cannot be encoded; is_valid_domain() filters most of them.
+    // A name that cannot be encoded cannot exist; is_valid_domain() filters
+    // most of them before they get here.
     if (error.kind() != ErrorKind::invalid_argument) throw;
     DnsAnswer answer;
     answer.qname = key.first;
     answer.qtype = type;
-    answer.status = DnsStatus::error;
+    answer.status = DnsStatus::nxdomain;
     answer.error = error.what();
     callback(std::move(answer));
   }
