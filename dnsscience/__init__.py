@@ -5,6 +5,7 @@ exported here instead.
 """
 
 from dnsscience._core import __version__
+from dnsscience.email import check_email, check_email_many, normalize_domain
 from dnsscience.errors import (
     ConfigurationError,
     DatabaseError,
@@ -12,9 +13,22 @@ from dnsscience.errors import (
     InvalidArgumentError,
     SchemaError,
 )
+from dnsscience.results import DkimKey, DmarcRecord, EmailResult, Finding, MxHost
+from dnsscience.tls import TlsResult, scan_tls, scan_tls_many
 
 __all__ = [
     "ConfigurationError",
+    "DkimKey",
+    "DmarcRecord",
+    "EmailResult",
+    "Finding",
+    "MxHost",
+    "TlsResult",
+    "check_email",
+    "check_email_many",
+    "normalize_domain",
+    "scan_tls",
+    "scan_tls_many",
     "DatabaseError",
     "DnsScienceError",
     "InvalidArgumentError",

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dnsscience import __version__
 from dnsscience.cli_db import add_db_parser
 from dnsscience.cli_ops import add_ops_parsers
+from dnsscience.cli_tls import add_tls_parser
 from dnsscience.errors import ConfigurationError, DatabaseError, InvalidArgumentError
 
 EXIT_OK = 0
@@ -164,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_email_parser(subparsers)
+    add_tls_parser(subparsers)
     _add_demo_parser(subparsers)
     add_db_parser(subparsers)
     add_ops_parsers(subparsers)

@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from dnsscience import _core
+from dnsscience import _core, metrics
 from dnsscience.daemons.runtime import (
     DRAIN_SECONDS,
     StopSignal,
@@ -28,6 +28,7 @@ from dnsscience.daemons.runtime import (
 )
 from dnsscience.email import DEFAULT_DKIM_SELECTORS
 from dnsscience.errors import InvalidArgumentError
+from dnsscience.results import TRANSIENT_STATUSES
 
 __all__ = ["DAEMON_NAME", "EmailWorker", "main"]
 
@@ -171,6 +172,10 @@ class EmailWorker:
                 outstanding.discard(domain_id)
                 result["domain_id"] = domain_id
                 pending.append(result)
+                failures = [status for status in (result.get("lookups") or {}).values()
+                            if status in TRANSIENT_STATUSES]
+                if failures:
+                    metrics.count_lookup_failures(failures)
 
             now = time.monotonic()
             if len(pending) >= FLUSH_RESULTS or (pending and now - last_flush >= FLUSH_SECONDS):

@@ -104,9 +104,7 @@ def instance_name() -> str:
 def build_argument_parser(prog: str, description: str) -> argparse.ArgumentParser:
     """Return the argument parser shared by the daemons."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument(
-        "--once", action="store_true", help="process what is due now, then exit"
-    )
+    parser.add_argument("--once", action="store_true", help="process what is due now, then exit")
     parser.add_argument(
         "--env-file",
         metavar="PATH",
@@ -225,18 +223,37 @@ def run_daemon(
     logger: logging.Logger,
 ) -> int:
     """Run ``worker`` in batches until stopped. Return the process exit status."""
+    from dnsscience import metrics
+    from dnsscience.store.heartbeat import Heartbeat
+
     stop = StopSignal()
     stop.install()
     with _PidFile(arguments.pid_file):
         logger.info("%s daemon started (PID: %d), version %s", name, os.getpid(), __version__)
         logger.info("Settings: %s", settings.redacted())
-        status = _run_loop(worker, settings, arguments.once, stop, logger)
+        metrics.set_build_info(name)
+        server = metrics.start_metrics_server(settings.metrics_port, daemon=name)
+        heartbeat = Heartbeat(
+            name,
+            idle_seconds=IDLE_SECONDS,
+            attempt_retention_days=settings.attempt_retention_days,
+        )
+        try:
+            status = _run_loop(worker, settings, arguments.once, stop, heartbeat, logger)
+        finally:
+            if server is not None:
+                server.close()
         logger.info("%s daemon stopped", name)
         return status
 
 
 def _run_loop(
-    worker: Worker, settings: Any, once: bool, stop: StopSignal, logger: logging.Logger
+    worker: Worker,
+    settings: Any,
+    once: bool,
+    stop: StopSignal,
+    heartbeat: Any,
+    logger: logging.Logger,
 ) -> int:
     connection = _connect(settings.conninfo(), stop, logger)
     if connection is None:
@@ -245,13 +262,15 @@ def _run_loop(
         if not _check_schema(connection, worker.schema_scope, logger):
             logger.error("Run 'dnsscience db migrate' with this configuration, then restart")
             return EXIT_SCHEMA
+        heartbeat.start(connection)
         worker.open(connection)
-        return _batches(worker, connection, settings, once, stop, logger)
+        return _batches(worker, connection, once, stop, heartbeat, logger)
     except ConfigurationError as error:
         logger.error("Configuration error: %s", error)
         return EXIT_CONFIGURATION
     finally:
         worker.close()
+        heartbeat.stop(connection)
         connection.close()
         if stop.requested:
             logger.info("Shutting down after %s", stop.signal_name or "a stop request")
@@ -260,30 +279,41 @@ def _run_loop(
 def _batches(
     worker: Worker,
     connection: Any,
-    settings: Any,
     once: bool,
     stop: StopSignal,
+    heartbeat: Any,
     logger: logging.Logger,
 ) -> int:
+    from dnsscience import metrics
+
     delay = 1.0
     while not stop.requested:
+        started = time.monotonic()
         try:
             done = worker.run_batch(connection, stop)
             delay = 1.0
         except SchemaError as error:
             logger.error("Schema error: %s; run 'dnsscience db migrate'", error)
+            metrics.count_error("schema")
             return EXIT_SCHEMA
         except DatabaseError as error:
             logger.error("Database error: %s; retrying in %.0f s", error, delay)
+            metrics.count_error("database")
+            heartbeat.count_errors({"database": 1})
             if stop.wait(delay):
                 break
             delay = min(delay * 2, MAX_RECONNECT_SECONDS)
             continue
-        if done == 0:
-            if once:
-                logger.info("Nothing more is due; exiting (--once)")
-                return 0
-            stop.wait(IDLE_SECONDS)
+        if done:
+            elapsed = time.monotonic() - started
+            metrics.observe_batch(done, elapsed)
+            heartbeat.beat(connection, batch_size=done, batch_seconds=elapsed)
+            continue
+        heartbeat.idle(connection)
+        if once:
+            logger.info("Nothing more is due; exiting (--once)")
+            return 0
+        stop.wait(IDLE_SECONDS)
     return 0
 
 

@@ -7,11 +7,14 @@
 - :mod:`dnsscience.store.schema`: ``check`` lists what the database lacks.
 - :mod:`dnsscience.store.email`: claim due domains and store email results.
 - :mod:`dnsscience.store.results`: read stored email results back.
+- :func:`email_results` and :func:`tls_results`: stored results as records, or as
+  a pandas DataFrame with ``as_dataframe=True``.
 """
 
 from dnsscience._core import Connection
+from dnsscience.store.records import email_results, tls_results
 
-__all__ = ["Connection", "connect"]
+__all__ = ["Connection", "connect", "email_results", "tls_results"]
 
 
 def connect(conninfo: str) -> Connection:
