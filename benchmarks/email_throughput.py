@@ -12,6 +12,11 @@ generated domains, and a throwaway PostgreSQL cluster):
    time, domains per second, queries per second (query-mix count per domain
    times domains, divided by the wall time) and the daemon's peak RSS.
 
+3. Diagnosis (not a target): ``check_email_many`` in this process, without
+   the database, on the first ``--library-domains`` domains, once per cap on
+   queries in flight to one nameserver in ``--library-caps``. The daemon uses
+   1000; a smaller cap keeps Knot's UDP receive buffer from overflowing.
+
 Targets: ours >= 0.5 of dnsperf's queries per second; peak RSS < 300 MiB.
 
     ./dev bench email_throughput --domains 100000
@@ -74,6 +79,17 @@ def parse_arguments() -> argparse.Namespace:
         help="comma-separated dnsperf -q values (maximum outstanding queries) to try",
     )
     parser.add_argument(
+        "--library-domains",
+        type=int,
+        default=20_000,
+        help="domains of each in-process check_email_many run, 0 to skip them (20000)",
+    )
+    parser.add_argument(
+        "--library-caps",
+        default="1000,200",
+        help="comma-separated max_inflight_per_nameserver values of the in-process runs",
+    )
+    parser.add_argument(
         "--timeout",
         type=float,
         default=3600.0,
@@ -124,6 +140,38 @@ def run_ours(
     return run
 
 
+def run_library(
+    report: BenchmarkReport,
+    domains: list[str],
+    nameserver: str,
+    concurrency: int,
+    cap: int,
+    queries_per_domain: float,
+) -> None:
+    """Check ``domains`` in this process with ``cap`` queries in flight; record the rates."""
+    from dnsscience.email import check_email_many
+
+    print(f"check_email_many: {len(domains)} domains, max_inflight_per_nameserver {cap}")
+    drops_before = udp_receive_buffer_errors()
+    started = time.monotonic()
+    results = list(
+        check_email_many(
+            domains,
+            nameservers=[nameserver],
+            concurrency=concurrency,
+            max_inflight_per_nameserver=cap,
+        )
+    )
+    elapsed = time.monotonic() - started
+    prefix = f"library_cap{cap}"
+    report.measure(f"{prefix}_domains_per_second", len(results) / elapsed, "domains/s")
+    report.measure(
+        f"{prefix}_qps_from_mix", len(results) * queries_per_domain / elapsed, "queries/s"
+    )
+    report.measure(f"{prefix}_incomplete", sum(1 for result in results if not result.complete))
+    report.measure(f"{prefix}_udp_receive_buffer_drops", udp_receive_buffer_errors() - drops_before)
+
+
 def count_stored(cluster, dsn: str) -> tuple[int, int]:
     """Return (rows in email_security_records, of them complete).
 
@@ -139,6 +187,7 @@ def main() -> int:
     arguments = parse_arguments()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     outstanding = [int(item) for item in arguments.dnsperf_outstanding.split(",") if item.strip()]
+    library_caps = [int(item) for item in arguments.library_caps.split(",") if item.strip()]
     from dnsscience.email import DEFAULT_DKIM_SELECTORS
     from dnsscience.testbed import TestBed
 
@@ -197,6 +246,12 @@ def main() -> int:
         ours_qps = domains_per_second * queries_per_domain
         report.measure("ours_domains_per_second", domains_per_second, "domains/s")
         report.measure("ours_qps_from_mix", ours_qps, "queries/s")
+
+        sample = domains[: arguments.library_domains]
+        for cap in library_caps if sample else []:
+            run_library(
+                report, sample, bed.nameserver, arguments.concurrency, cap, queries_per_domain
+            )
 
     ratio = ours_qps / ceiling if ceiling else None
     report.measure("qps_ratio", ratio)
