@@ -255,6 +255,17 @@ TEST(SpfLookup, MultipleRecordsArePermerror) {
   EXPECT_TRUE(has_code(evaluation, "spf.multiple_records"));
 }
 
+TEST(SpfLookup, Spf10BesideRealRecord) {
+  FakeResolver resolver;
+  resolver.add_txt("example.com", "v=spf10 +all");
+  resolver.add_txt("example.com", "v=spf1 ip4:192.0.2.0/24 -all");
+  const SpfEvaluation evaluation = evaluate(resolver, "example.com");
+  ASSERT_EQ(evaluation.records.size(), 1u);
+  EXPECT_EQ(evaluation.records[0], "v=spf1 ip4:192.0.2.0/24 -all");
+  EXPECT_EQ(evaluation.result, SpfResult::fail);
+  EXPECT_FALSE(has_code(evaluation, "spf.plus_all"));
+}
+
 TEST(SpfLookup, SplitRecordIsJoined) {
   FakeResolver resolver;
   resolver.add_txt("example.com", std::vector<std::string>{"v=spf1 ip4:192.0.2.0/24 inc", "lude:_spf.example.net -all"});
