@@ -1,13 +1,13 @@
 """The original SSL Scanner's per-target logic, in Python ``ssl``, as a benchmark baseline.
 
-It reproduces the patched original scanner: a pool of 50 threads; per target a
-TCP connect with a 5 s timeout, then a TLS handshake without certificate or host
-name verification, cipher string "ALL" at OpenSSL security level 0 and SNI set to
-the domain; then the certificate analysis (subject, issuer, serial, signature
-algorithm, validity, days until expiry, self-signed, key type and size, SANs) and
-the SSL-Labs-like grade. The main thread waits up to 60 s for each future.
-Failures produce an outcome with the error text and no certificate. Nothing is
-written to a database.
+It reproduces the patched original scanner, which runs a pool of 50 threads.
+Per target it makes a TCP connect with a 5 s timeout and a TLS handshake without
+certificate or host name verification, with cipher string "ALL" at OpenSSL
+security level 0 and SNI set to the domain. It then analyzes the certificate
+(subject, issuer, serial, signature algorithm, validity, days until expiry,
+self-signed, key type and size, SANs) and computes the SSL-Labs-like grade. The
+main thread waits up to 60 s for each future. A failure produces an outcome with
+the error text and no certificate. Nothing is written to a database.
 
 Targets are ``Target(name, address, port)``: the scanner connects to ``address``
 and sends ``name`` as SNI, so no DNS lookup takes place.
@@ -41,7 +41,7 @@ FUTURE_TIMEOUT = 60.0
 
 @dataclass(frozen=True)
 class Target:
-    """Where to connect (``address``, ``port``) and the name sent as SNI."""
+    """A scan target: the address and port to connect to and the name sent as SNI."""
 
     name: str
     address: str

@@ -175,9 +175,9 @@ def run_library(
 def count_stored(cluster, dsn: str) -> tuple[int, int]:
     """Return (rows in email_security_records, of them complete).
 
-    The store moves ``last_checked`` only for a complete result; a result with
-    a lookup that failed transiently is stored with ``last_checked`` unchanged
-    (NULL here) and scheduled for a retry.
+    The store moves ``last_checked`` only for a complete result. A result with a
+    lookup that failed transiently keeps ``last_checked`` (NULL here) and gets a
+    retry time.
     """
     rows = cluster.query(dsn, "SELECT count(*), count(last_checked) FROM email_security_records")
     return int(rows[0][0]), int(rows[0][1])

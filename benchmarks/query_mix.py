@@ -1,6 +1,6 @@
 """The DNS queries that one email check sends, as a dnsperf input file.
 
-For each domain the checker asks MX, TXT at the apex, TXT at ``_dmarc``, TXT at
+For each domain the checker queries MX, TXT at the apex, TXT at ``_dmarc``, TXT at
 each DKIM selector (20 by default), TXT at ``_mta-sts``, ``_smtp._tls`` and
 ``default._bimi``, and then the SPF follow-ups that RFC 7208 check_host() needs
 without a client address: TXT for each ``include`` and ``redirect`` target, A and
@@ -28,7 +28,7 @@ import dns.resolver
 
 __all__ = ["MAIL_TXT_PREFIXES", "QueryMix", "fixed_queries", "run_dnsperf"]
 
-#: TXT names under the domain that every check asks, besides DKIM selectors.
+#: TXT names under the domain that every check queries, besides DKIM selectors.
 MAIL_TXT_PREFIXES = ("", "_dmarc.", "_mta-sts.", "_smtp._tls.", "default._bimi.")
 
 _TERM = re.compile(r"^[+\-~?]?([a-z]+)(?::([^/]+))?", re.IGNORECASE)
@@ -52,7 +52,7 @@ def _spf_records(texts: Iterable[str]) -> list[str]:
 class QueryMix:
     """Builds per-domain query lists from a test bed manifest.
 
-    ``nameserver`` (``ip:port`` on loopback) answers the TXT and MX lookups of
+    ``nameserver`` (``ip:port`` on loopback) serves the TXT and MX records of
     shared SPF targets that the manifest does not describe.
     """
 

@@ -63,7 +63,7 @@ def parse_arguments() -> argparse.Namespace:
         "--serving-fraction", type=float, default=0.012, help="share that serves TLS (0.012)"
     )
     parser.add_argument(
-        "--silent-fraction", type=float, default=0.2, help="share that never answers (0.2)"
+        "--silent-fraction", type=float, default=0.2, help="share that never responds (0.2)"
     )
     parser.add_argument(
         "--concurrency",
@@ -98,9 +98,9 @@ def loopback_address(prefix: str, index: int) -> str:
 class SilentListeners:
     """Listening sockets whose accept queue is full, so connects to them time out.
 
-    With ``listen(0)`` Linux queues one connection. Two filler connections made
-    here occupy the queue; the listener never accepts, so the kernel drops every
-    later SYN and a client's connect waits until its own timeout.
+    With ``listen(0)`` Linux queues one connection, and two filler connections
+    made here occupy the queue. The listener never accepts, so the kernel drops
+    every later SYN and a client's connect waits until its own timeout.
     """
 
     def __init__(self, addresses: list[str], port: int) -> None:
