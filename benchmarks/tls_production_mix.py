@@ -39,8 +39,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import baseline_ssl_scanner  # noqa: E402
 from _support import BenchmarkReport, ProgressPrinter  # noqa: E402
+
+try:
+    import baseline_ssl_scanner
+except ImportError as error:
+    raise SystemExit(
+        f"the baseline scanner needs the cryptography package ({error}): install it into "
+        "this virtual environment, e.g. .venv/bin/pip install cryptography"
+    ) from error
 
 TARGET_RATIO = 20.0
 #: Connect and handshake deadline of our probes, in seconds: the scanner daemon's.
