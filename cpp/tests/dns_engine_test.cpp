@@ -367,6 +367,26 @@ TEST(DnsEngine, PerNameserverCapBoundsInFlight) {
   EXPECT_GT(max_queued, 0u);
 }
 
+TEST(DnsEngine, CallbackExceptionReachesLoop) {
+  FakeDnsServer server(zone);
+  EventLoop loop;
+  DnsEngine engine(loop, options_for({server.address()}));
+  engine.query("data.test", RRType::TXT, [](DnsAnswer) { throw std::runtime_error("callback failed"); });
+  bool thrown = false;
+  const auto give_up = EventLoop::Clock::now() + milliseconds(5000);
+  while (!thrown && EventLoop::Clock::now() < give_up) {
+    try {
+      loop.run_once(milliseconds(20));
+    } catch (const std::runtime_error& error) {
+      thrown = std::string(error.what()) == "callback failed";
+    }
+  }
+  EXPECT_TRUE(thrown);
+
+  // The engine keeps working afterwards.
+  EXPECT_EQ(query_once(engine, loop, "data.test", RRType::TXT).status, DnsStatus::data);
+}
+
 TEST(DnsEngine, ThousandsInFlight) {
   FakeDnsServer server(zone);
   EventLoop loop;

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <deque>
+#include <exception>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
@@ -106,6 +107,8 @@ struct DnsEngine::Impl {
   void ensure_tick();
   void tick();
 
+  void rethrow_callback_exception();
+
   static void on_result(void* argument, int status, int timeouts, unsigned char* buffer, int length);
   static void on_socket_state(void* argument, ares_socket_t fd, int readable, int writable);
 
@@ -132,6 +135,9 @@ struct DnsEngine::Impl {
   bool tick_scheduled = false;
   EventLoop::TimerId tick_timer = 0;
   bool destroying = false;
+  // An exception thrown by a query callback while c-ares was on the stack; it is
+  // rethrown once c-ares has returned, because it must not unwind through C code.
+  std::exception_ptr callback_exception;
 
   DnsEngineStats stats;
 };
@@ -379,13 +385,25 @@ void DnsEngine::Impl::send(Query& query, uint64_t id, size_t nameserver, bool tc
   auto* context = new Send{this, id, channel, query.answer.tries};
   ares_send(channel->handle, query.packet.data(), static_cast<int>(query.packet.size()), &Impl::on_result,
             context);
+  rethrow_callback_exception();
+}
+
+void DnsEngine::Impl::rethrow_callback_exception() {
+  if (!callback_exception) return;
+  std::exception_ptr error = callback_exception;
+  callback_exception = nullptr;
+  std::rethrow_exception(error);
 }
 
 void DnsEngine::Impl::on_result(void* argument, int status, int /*timeouts*/, unsigned char* buffer, int length) {
   std::unique_ptr<Send> context(static_cast<Send*>(argument));
   Impl* engine = context->engine;
   if (engine->destroying) return;
-  engine->handle_result(*context, status, buffer, length);
+  try {
+    engine->handle_result(*context, status, buffer, length);
+  } catch (...) {
+    if (!engine->callback_exception) engine->callback_exception = std::current_exception();
+  }
 }
 
 void DnsEngine::Impl::handle_result(Send& sent, int status, const unsigned char* buffer, int length) {
@@ -530,6 +548,7 @@ void DnsEngine::Impl::tick() {
     }
   }
   for (ares_channel handle : busy) ares_process_fd(handle, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+  rethrow_callback_exception();
   if (outstanding_sends > 0) ensure_tick();
 }
 
@@ -543,11 +562,24 @@ void DnsEngine::Impl::on_socket_state(void* argument, ares_socket_t fd, int read
   uint32_t events = 0;
   if (readable) events |= EPOLLIN;
   if (writable) events |= EPOLLOUT;
-  loop.watch(fd, events, [channel, fd](uint32_t ready) {
+  auto on_ready = [channel, fd](uint32_t ready) {
     const bool read_ready = ready & (EPOLLIN | EPOLLERR | EPOLLHUP);
     const bool write_ready = ready & (EPOLLOUT | EPOLLERR);
     ares_process_fd(channel->handle, read_ready ? fd : ARES_SOCKET_BAD, write_ready ? fd : ARES_SOCKET_BAD);
-  });
+    channel->engine->rethrow_callback_exception();
+  };
+  // This runs inside c-ares, so nothing may be thrown from here. A failed watch
+  // leaves the socket unwatched, and its queries end by the engine's timers.
+  try {
+    loop.watch(fd, events, on_ready);
+  } catch (const Error&) {
+    // The loop may still list an fd number that was closed and reused.
+    loop.unwatch(fd);
+    try {
+      loop.watch(fd, events, on_ready);
+    } catch (const Error&) {
+    }
+  }
 }
 
 DnsEngine::DnsEngine(EventLoop& loop, DnsEngineOptions options)
