@@ -206,6 +206,20 @@ TEST_F(TlsProberTest, AaaaUsedWithoutA) {
   EXPECT_EQ(result.address, "::1");
 }
 
+TEST_F(TlsProberTest, UnicodeNameProbedAsALabels) {
+  TestServer server(server_options(ServerMode::tls));
+  a_records_["xn--bcher-kva.example.test"] = {"127.0.0.1"};
+  ProbeTarget target;
+  target.host = "Bücher.Example.TEST.";
+  target.port = server.port();
+  const ProbeResult result = run_one(target);
+  EXPECT_EQ(result.host, "xn--bcher-kva.example.test");
+  EXPECT_EQ(result.sni, "xn--bcher-kva.example.test");
+  EXPECT_EQ(result.status, "hostname_mismatch");
+  ASSERT_EQ(server.server_names().size(), 1u);
+  EXPECT_EQ(server.server_names()[0], "xn--bcher-kva.example.test");
+}
+
 TEST_F(TlsProberTest, ExpiredCertificateCollected) {
   CertSpec spec;
   spec.san = "DNS:localhost, IP:127.0.0.1";

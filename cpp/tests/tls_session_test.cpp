@@ -89,6 +89,17 @@ TEST_F(TlsSessionTest, JsonItemOverridesStartTls) {
   EXPECT_EQ(documents[0]["error"]["reason"], "starttls_timeout");
 }
 
+TEST_F(TlsSessionTest, UnencodableNameIsAResult) {
+  auto session = make_tls_session(options_);
+  session->submit({std::string(64, 'a') + ".example.test:443"});
+  const auto documents = collect(*session, 1);
+  ASSERT_EQ(documents.size(), 1u);
+  EXPECT_EQ(documents[0]["status"], "failed");
+  EXPECT_EQ(documents[0]["error"]["stage"], "resolve");
+  EXPECT_EQ(documents[0]["error"]["reason"], "invalid_name");
+  EXPECT_EQ(documents[0]["error"]["transient"], false);
+}
+
 TEST_F(TlsSessionTest, InvalidItemRaisesFromPoll) {
   auto session = make_tls_session(options_);
   session->submit({"127.0.0.1:99999"});

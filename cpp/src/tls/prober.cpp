@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "dnsscience/domain_name.hpp"
 #include "dnsscience/error.hpp"
 #include "tls/probe_connection.hpp"
 
@@ -467,6 +468,13 @@ void TlsProber::probe(ProbeTarget target, Callback callback) {
   if (target.port == 0) {
     throw Error(ErrorKind::invalid_argument,
                 "cannot probe port 0 of '" + target.host + "'; use a port from 1 to 65535");
+  }
+  if (!detail::is_ip_literal(target.host)) {
+    try {
+      target.host = normalize_domain(target.host);
+    } catch (const Error&) {
+      // Kept as given: the resolver rejects it and the result says invalid_name.
+    }
   }
   auto probe = std::make_shared<TargetProbe>();
   probe->target = std::move(target);

@@ -56,7 +56,8 @@ struct ProberOptions {
 
 /// Probes TLS servers without blocking: resolves names through a Resolver, connects,
 /// runs the STARTTLS dialogue, shakes hands accepting any certificate, then judges
-/// the chain against a trust store. Thousands of probes may be in flight on one loop.
+/// the chain against a trust store. Many probes may be in flight on one loop; each open
+/// connection takes one file descriptor, so the open-file limit bounds them.
 ///
 /// Construct it, call probe() and destroy it on the loop thread only. Destroying the
 /// prober abandons probes in flight: their sockets close and their callbacks never run.
@@ -73,7 +74,9 @@ class TlsProber {
   TlsProber(const TlsProber&) = delete;
   TlsProber& operator=(const TlsProber&) = delete;
 
-  /// Starts probing `target`. The callback runs exactly once on the loop thread, never
+  /// Starts probing `target`. A DNS name is normalized first (lowercase A-labels, see
+  /// normalize_domain), and that form is the result's host, the default SNI and the
+  /// reference identity. The callback runs exactly once on the loop thread, never
   /// before probe() returns. Every outcome, failures included, arrives as a result.
   /// Throws Error(invalid_argument) when the target has an empty host or port 0.
   void probe(ProbeTarget target, Callback callback);
