@@ -684,6 +684,22 @@ TEST_F(TlsProberTest, QueuedProbeHitsTotalTimeout) {
   EXPECT_GE(server.connections(), 1);
 }
 
+TEST_F(TlsProberTest, CallbackNeverBeforeProbeReturns) {
+  EventLoop loop;
+  FakeResolver resolver(loop);
+  TlsProber prober(loop, resolver, options_);
+  bool called = false;
+  // A refused loopback connect can fail inside connect() itself.
+  prober.probe(local(closed_port()), [&](std::vector<ProbeResult>) {
+    called = true;
+    loop.stop();
+  });
+  EXPECT_FALSE(called);
+  loop.add_timer(milliseconds(5000), [&] { loop.stop(); });
+  loop.run();
+  EXPECT_TRUE(called);
+}
+
 TEST_F(TlsProberTest, DestroyingProberAbandonsProbes) {
   TestServer server(server_options(ServerMode::silent));
   EventLoop loop;
