@@ -60,8 +60,9 @@ def _cpu_model() -> str:
     return match.group(1).strip() if match else platform.processor() or "unknown"
 
 
-def _memory_total() -> str:
-    match = re.search(r"^MemTotal:\s*(\d+) kB", _read("/proc/meminfo"), re.MULTILINE)
+def _memory(field_name: str) -> str:
+    """Return a /proc/meminfo field (MemTotal, MemAvailable) in GiB, as free -h shows it."""
+    match = re.search(rf"^{field_name}:\s*(\d+) kB", _read("/proc/meminfo"), re.MULTILINE)
     return f"{int(match.group(1)) / 1024 / 1024:.1f} GiB" if match else "unknown"
 
 
@@ -124,7 +125,8 @@ def machine_description() -> dict[str, Any]:
     return {
         "cpu_model": _cpu_model(),
         "nproc": os.cpu_count(),
-        "memory_total": _memory_total(),
+        "memory_total": _memory("MemTotal"),
+        "memory_available": _memory("MemAvailable"),
         "debian_version": _read("/etc/debian_version").strip() or "unknown",
         "kernel": platform.release(),
         "load_average_at_start": [round(value, 2) for value in load_average()],
@@ -212,7 +214,9 @@ class BenchmarkReport:
     """Measurements, targets and verdicts of one benchmark run."""
 
     name: str
-    command: str = field(default_factory=lambda: " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]))
+    command: str = field(
+        default_factory=lambda: " ".join([f"benchmarks/{Path(sys.argv[0]).name}", *sys.argv[1:]])
+    )
     machine: dict[str, Any] = field(default_factory=machine_description)
     measurements: dict[str, Any] = field(default_factory=dict)
     targets: list[dict[str, Any]] = field(default_factory=list)
