@@ -21,6 +21,10 @@ logger = logging.getLogger(__name__)
 __all__ = ["add_db_parser", "run_check", "run_migrate", "run_status"]
 
 
+#: Exit status of ``db check`` on a required gap, the same as a daemon that stops on one.
+SCHEMA_GAP_STATUS = 4
+
+
 def _out(line: str) -> None:
     sys.stdout.write(line + "\n")
 
@@ -58,7 +62,7 @@ def run_status(arguments: argparse.Namespace) -> int:
 
 
 def run_check(arguments: argparse.Namespace) -> int:
-    """Print every schema gap; return 1 when a required one exists."""
+    """Print every schema gap; return 4 (the CLI's database status) when a required one exists."""
     connection = _connect(arguments)
     try:
         gaps = []
@@ -74,7 +78,7 @@ def run_check(arguments: argparse.Namespace) -> int:
             _out(f"[{scope}] {line}")
     if not gaps:
         _out("the schema has everything the selected programs need")
-    return 1 if any(gap.required for _, gap in gaps) else 0
+    return SCHEMA_GAP_STATUS if any(gap.required for _, gap in gaps) else 0
 
 
 def add_db_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -102,7 +102,7 @@ def run_cli(argv, capsys):
 def test_cli_migrate_status_check(empty_database, capsys, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", empty_database)
     status, output = run_cli(["db", "check", "--scope", "emaild"], capsys)
-    assert status == 1
+    assert status == 4
     assert "[emaild] domains: table is missing (required)" in output
     status, output = run_cli(["db", "migrate"], capsys)
     assert status == 0
