@@ -646,13 +646,21 @@ TEST_F(TlsProberTest, HigherCapAllowsMoreConcurrency) {
 TEST_F(TlsProberTest, ManyHandshakesInFlight) {
   TestServer server(server_options(ServerMode::tls));
   options_.max_per_address = 200;
-  options_.total_timeout = milliseconds(15000);
+  // A SYN dropped by a full accept queue is resent after 1 s, so the connect deadline
+  // must exceed that.
+  options_.connect_timeout = milliseconds(5000);
   options_.handshake_timeout = milliseconds(10000);
+  options_.total_timeout = milliseconds(15000);
   auto results = run(std::vector<ProbeTarget>(200, local(server.port())));
   size_t valid = 0;
   for (const auto& result : results) {
     ASSERT_EQ(result.size(), 1u);
-    if (result[0].status == "valid") ++valid;
+    if (result[0].status == "valid") {
+      ++valid;
+    } else if (result[0].error) {
+      ADD_FAILURE() << result[0].error->stage << "/" << result[0].error->reason << ": "
+                    << result[0].error->detail;
+    }
   }
   EXPECT_EQ(valid, 200u);
   EXPECT_EQ(server.connections(), 200);

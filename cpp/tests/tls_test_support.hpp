@@ -273,7 +273,7 @@ class TestServer {
       getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
       port_ = ntohs(address.sin_port);
     }
-    check(listen(listener_, 128) == 0, "listen");
+    check(listen(listener_, 1024) == 0, "listen");
     if (options_.key != nullptr) make_context();
     acceptor_ = std::thread([this] { accept_loop(); });
   }
