@@ -135,8 +135,8 @@ struct DnsEngine::Impl {
   bool tick_scheduled = false;
   EventLoop::TimerId tick_timer = 0;
   bool destroying = false;
-  // An exception thrown by a query callback while c-ares was on the stack; it is
-  // rethrown once c-ares has returned, because it must not unwind through C code.
+  // An exception thrown by a query callback while c-ares was on the stack. It is
+  // rethrown after c-ares returns because it must not unwind through C code.
   std::exception_ptr callback_exception;
 
   DnsEngineStats stats;
@@ -209,9 +209,15 @@ std::unique_ptr<DnsEngine::Impl::Channel> DnsEngine::Impl::create_channel(size_t
   // NOCHECKRESP: deliver SERVFAIL, REFUSED and NOTIMP answers instead of trying
   // another server, so the engine sees the RCODE. IGNTC: hand over truncated
   // answers, so the engine decides about TCP and knows it happened.
-  cares.flags = ARES_FLAG_NOCHECKRESP | ARES_FLAG_IGNTC | ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
+  // EDNS: with IGNTC, c-ares 1.18 cuts a UDP answer to 512 octets unless EDNS is
+  // on, so a complete 600-octet answer would arrive damaged. The queries carry
+  // their own OPT record with the same payload size.
+  cares.flags = ARES_FLAG_NOCHECKRESP | ARES_FLAG_IGNTC | ARES_FLAG_NOSEARCH |
+                ARES_FLAG_NOALIASES | ARES_FLAG_EDNS;
   if (tcp) cares.flags |= ARES_FLAG_USEVC;
   mask |= ARES_OPT_FLAGS;
+  cares.ednspsz = dns::kEdnsUdpPayloadSize;
+  mask |= ARES_OPT_EDNSPSZ;
   const auto per_try_ms = std::chrono::duration_cast<std::chrono::milliseconds>(per_try_timeout).count();
   cares.timeout = static_cast<int>(std::max<long long>(1, per_try_ms));
   mask |= ARES_OPT_TIMEOUTMS;
@@ -222,6 +228,8 @@ std::unique_ptr<DnsEngine::Impl::Channel> DnsEngine::Impl::create_channel(size_t
   mask |= ARES_OPT_SOCK_STATE_CB;
   cares.socket_receive_buffer_size = kSocketReceiveBuffer;
   mask |= ARES_OPT_SOCK_RCVBUF;
+  // NOTE: only c-ares 1.18 has run these tests. The two options below exist in
+  // newer versions' ares.h and compile there, but their effect is untested.
 #ifdef ARES_OPT_MAXTIMEOUTMS
   // c-ares versions with this option may lengthen a timeout (from measured
   // latency or after a retry); cap it at one try.
