@@ -221,3 +221,21 @@ def test_bad_arguments_raise_at_call(nameservers):
         check_email_many(["example.test"], nameservers=nameservers, timeout=0)
     with pytest.raises(ValueError):
         check_email_many(["example.test"], nameservers=nameservers, concurrency=0)
+
+
+def test_corpus_domains_complete(dns_testbed, nameservers):
+    # Some published SPF records need UDP answers between 512 and 1232 octets.
+    names = dns_testbed.manifest["corpus_domains"]
+    results = list(check_email_many(names, nameservers=nameservers))
+    incomplete = {r.domain: r.lookups for r in results if not r.complete}
+    assert len(results) == len(names)
+    assert incomplete == {}
+
+
+def test_udp_answer_over_512_octets(nameservers):
+    from dnsscience import _core
+
+    answer = _core.dns_query("icloud.com.spf.mail.icloud.com", "TXT", nameservers)
+    assert answer["status"] == "data"
+    assert not answer["truncated_retried_over_tcp"]
+    assert sum(len(text) for text in answer["records"][0]["strings"]) > 500
