@@ -144,7 +144,8 @@ class TlsResult:
     """The outcome of one probe of one address: connection facts, certificate, verdict.
 
     ``status`` is one of :data:`STATUSES`. ``error`` is set exactly when status is
-    "failed", and ``certificate`` when it is not. ``findings`` lists every verdict
+    "failed". ``certificate`` is set whenever the server sent one, which includes a
+    handshake that failed after the certificate arrived. ``findings`` lists every verdict
     with a stable ``code`` (expired, not_yet_valid, expiring_soon, untrusted,
     hostname_mismatch, self_signed, weak_key, weak_signature, ...).
     :meth:`to_dict` returns the prober's JSON document unchanged.
