@@ -188,3 +188,32 @@ def test_sigterm_mid_batch_loses_nothing(dns_testbed, migrated_database, pg_conn
         SELECT count(*) AS attempts FROM email_check_attempts GROUP BY domain_id""")
     assert len(per_domain) == len(names)
     assert {row[0] for row in per_domain} == {"1"}
+
+
+@pytest.mark.parametrize(
+    ("drift", "named"),
+    [
+        ("ALTER TABLE email_security_records RENAME COLUMN dmarc_policy TO dmarc_policy_old",
+         "dmarc_policy"),
+        ("ALTER TABLE email_security_records RENAME TO email_security_records_old",
+         "email_security_records"),
+        ("DROP INDEX email_security_records_domain_id_unique", "domain_id"),
+    ],
+)
+def test_schema_drift_stops_daemon(dns_testbed, migrated_database, pg_connect, drift, named):
+    connection = pg_connect(migrated_database)
+    for statement in drift.split(";"):
+        connection.execute(statement)
+    _, rows, _ = connection.execute("""
+        SELECT count(*) FROM pg_index i
+        JOIN pg_class c ON c.oid = i.indrelid
+        WHERE c.relname = 'email_security_records' AND i.indisunique
+          AND i.indkey::text = (SELECT attnum::text FROM pg_attribute
+                                WHERE attrelid = c.oid AND attname = 'domain_id')""")
+    if named == "domain_id":
+        assert rows[0][0] == "0", "the drift left a unique index on domain_id"
+
+    completed = _run_once(migrated_database, dns_testbed.nameserver)
+    assert completed.returncode == 4, completed.stdout
+    assert named in completed.stdout
+    assert "dnsscience db migrate" in completed.stdout
