@@ -1,9 +1,9 @@
 """How many email results per second one PostgreSQL server stores.
 
-Measures the database side of emaild alone, without DNS: synthetic results of
-realistic size (taken from real checks of generated test-bed domains) are
-claimed and stored in batches by 1, 2 and 4 writer processes against a
-throwaway PostgreSQL cluster on this machine. Reported: claimed-and-stored rows
+Measures the database side of emaild alone, without DNS. The results are real
+checks of generated test-bed domains, reused for synthetic rows. They are claimed
+and stored in batches by 1, 2 and 4 writer processes against a throwaway
+PostgreSQL cluster on this machine. Reported: claimed-and-stored rows
 per second for each writer count. There is no baseline and no target: the number
 sizes a deployment (see the README's scale-out section).
 

@@ -1,10 +1,10 @@
 """``dnsscience demo``: the whole email and TLS path on the local test bed.
 
-Starts the test bed (Knot DNS with generated zones, hard cases and the real-world
-corpus; a throwaway PostgreSQL cluster; the TLS servers), applies the migrations,
-loads the domains, runs emaild's worker until every domain has a definitive result
-or a recorded failure, scans the TLS test bed, prints a report built from what was
-stored, and stops everything it started.
+Starts the test bed: Knot DNS with generated zones, hard cases and the real-world
+corpus, a throwaway PostgreSQL cluster and the TLS servers. Then it applies the
+migrations, loads the domains and runs emaild's worker until every domain has a
+definitive result or a recorded failure. Last, it scans the TLS test bed, prints a
+report built from what was stored, and stops everything it started.
 """
 
 from __future__ import annotations

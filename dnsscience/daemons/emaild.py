@@ -54,8 +54,8 @@ class EmailWorker:
         self.started = time.monotonic()
 
     def open(self, connection: Any) -> None:
-        # Each domain holds a few UDP sockets' share of queries at most, but TCP
-        # fallbacks and the database need descriptors too.
+        # Each domain in flight may need a TCP socket after truncation, and the UDP
+        # channels and the database need descriptors too.
         raise_open_file_limit(self.settings.concurrency * 4 + 1024, self.logger)
         selectors = self.settings.dkim_selectors or list(DEFAULT_DKIM_SELECTORS)
         self.session = _core.email_session(
@@ -135,9 +135,9 @@ class EmailWorker:
     ) -> int:
         """Poll results into groups and store each group; return how many were stored.
 
-        Moves the ids of domains that were never started after a stop request from
-        ``outstanding`` to ``not_started``; ``outstanding`` keeps those still in flight
-        when the drain time ran out.
+        After a stop request, the ids of domains that were never started move from
+        ``outstanding`` to ``not_started``. Whatever is left in ``outstanding`` was
+        still in flight when the drain time ran out.
         """
         from dnsscience.store import email as email_store
 

@@ -1,5 +1,5 @@
-"""What every dnsscience daemon shares: arguments, logging, signals, pid file,
-database connection with retries, the schema check and the batch loop.
+"""The runtime shared by every dnsscience daemon: arguments, logging, signals, pid
+file, database connection with retries, the schema check and the batch loop.
 
 A daemon supplies a :class:`Worker`; :func:`run_daemon` drives it until SIGTERM or
 SIGINT, or after one pass over the due work with ``--once``.
