@@ -19,6 +19,7 @@ from __future__ import annotations
 import socket
 import ssl
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
@@ -28,6 +29,11 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.utils import CryptographyDeprecationWarning
+
+# The test bed serves a certificate with a negative serial on purpose; cryptography
+# still parses it but warns on every load.
+warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
 
 __all__ = ["CONNECT_TIMEOUT", "WORKERS", "Target", "scan_many", "scan_target"]
 
