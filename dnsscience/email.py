@@ -8,7 +8,13 @@ from dnsscience import _core
 from dnsscience._batch import ProgressCallback, iterate_session, resolve_nameservers
 from dnsscience.results import EmailResult
 
-__all__ = ["DEFAULT_DKIM_SELECTORS", "check_email", "check_email_many", "normalize_domain"]
+__all__ = [
+    "DEFAULT_DKIM_SELECTORS",
+    "DEFAULT_INFLIGHT_PER_NAMESERVER",
+    "check_email",
+    "check_email_many",
+    "normalize_domain",
+]
 
 #: Selectors probed for DKIM keys when none are given.
 DEFAULT_DKIM_SELECTORS = (
@@ -16,6 +22,13 @@ DEFAULT_DKIM_SELECTORS = (
     "mail", "smtp", "fm1", "fm2", "fm3", "protonmail", "protonmail2", "protonmail3",
     "mandrill", "zoho",
 )  # fmt: skip
+
+
+#: Default cap on queries in flight to one nameserver. Against the local Knot test bed
+#: on a 2-core machine, 256 was faster than 1000 and lost no answer, while 1000
+#: overflowed the server's UDP receive buffer now and then (measured with
+#: check_email_many over 10,000 generated domains).
+DEFAULT_INFLIGHT_PER_NAMESERVER = 256
 
 
 def normalize_domain(name: str) -> str:
@@ -70,7 +83,7 @@ def check_email_many(
     dkim_selectors: Iterable[str] | None = None,
     concurrency: int = 500,
     qps: float = 0.0,
-    max_inflight_per_nameserver: int = 1000,
+    max_inflight_per_nameserver: int = DEFAULT_INFLIGHT_PER_NAMESERVER,
     progress: ProgressCallback | None = None,
 ) -> Iterator[EmailResult]:
     """Check many domains concurrently and yield each result as it completes.

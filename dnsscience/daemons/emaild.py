@@ -26,7 +26,7 @@ from dnsscience.daemons.runtime import (
     main_entry,
     raise_open_file_limit,
 )
-from dnsscience.email import DEFAULT_DKIM_SELECTORS
+from dnsscience.email import DEFAULT_DKIM_SELECTORS, DEFAULT_INFLIGHT_PER_NAMESERVER
 from dnsscience.errors import InvalidArgumentError
 from dnsscience.results import TRANSIENT_STATUSES
 
@@ -66,7 +66,7 @@ class EmailWorker:
             domain_timeout=10.0,
             dkim_selectors=selectors,
             max_in_flight=int(self.settings.concurrency),
-            max_inflight_per_nameserver=1000,
+            max_inflight_per_nameserver=DEFAULT_INFLIGHT_PER_NAMESERVER,
         )
 
     def close(self) -> None:

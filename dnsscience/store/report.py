@@ -64,7 +64,7 @@ ORDER BY 3 DESC, 1, 2
 def email_report(connection: Any) -> dict[str, Any]:
     """Return coverage counts, findings by code and lookup failures by kind."""
     columns, rows, _ = connection.execute(REPORT_EMAIL_COVERAGE.sql)
-    report = {name: int(value or 0) for name, value in zip(columns, rows[0])}
+    report = {name: int(value or 0) for name, value in zip(columns, rows[0], strict=True)}
     _, rows, _ = connection.execute(REPORT_EMAIL_FINDINGS.sql)
     report["findings"] = [(code, int(count)) for code, count in rows]
     _, rows, _ = connection.execute(REPORT_EMAIL_LOOKUP_FAILURES.sql)
