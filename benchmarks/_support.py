@@ -137,14 +137,32 @@ def machine_description() -> dict[str, Any]:
 
 @dataclass
 class ProcessRun:
-    """Outcome of :func:`run_process`: exit status, wall time and peak memory."""
+    """Outcome of :func:`run_process`: exit status, wall time, peak memory, CPU time.
+
+    ``max_rss_mib`` is the child's own peak RSS (``VmHWM`` of its address space,
+    last read at most ``SAMPLE_SECONDS`` before it exited). ``wait4_max_rss_mib``
+    is ``ru_maxrss`` from ``wait4()``, which Linux raises at ``exec()`` to the
+    RSS of the address space the child had before, a copy of this benchmark
+    process, so it overstates the child's own peak by up to this process's size.
+    """
 
     command: list[str]
     returncode: int
     elapsed_seconds: float
     max_rss_mib: float
+    wait4_max_rss_mib: float
     user_seconds: float
     system_seconds: float
+
+
+#: Interval between reads of the child's /proc/PID/status, in seconds.
+SAMPLE_SECONDS = 0.05
+
+
+def _peak_rss_kib(pid: int) -> int | None:
+    """Return VmHWM of ``pid`` in KiB, or None once the process has exited."""
+    match = re.search(r"^VmHWM:\s*(\d+) kB", _read(f"/proc/{pid}/status"), re.MULTILINE)
+    return int(match.group(1)) if match else None
 
 
 def run_process(
@@ -155,16 +173,21 @@ def run_process(
 ) -> ProcessRun:
     """Run ``command`` to completion and return its wall time and own peak RSS.
 
-    The peak RSS and CPU times come from ``wait4()`` on this one child, so other
-    children of the benchmark (servers, dnsperf) do not count. On ``timeout``
-    seconds the child is killed and the run is returned with its status.
+    The peak RSS is read from the child's /proc entry while it runs, and the CPU
+    times come from ``wait4()`` on this one child, so other children of the
+    benchmark (servers, dnsperf) do not count. On ``timeout`` seconds the child is
+    killed and the run is returned with its status.
     """
     output = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL
     try:
         started = time.monotonic()
         process = subprocess.Popen(list(command), env=env, stdout=output, stderr=subprocess.STDOUT)
         deadline = None if timeout is None else started + timeout
+        peak_kib = 0
         while True:
+            sampled = _peak_rss_kib(process.pid)
+            if sampled is not None:
+                peak_kib = max(peak_kib, sampled)
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
@@ -172,7 +195,7 @@ def run_process(
                 process.kill()
                 pid, status, usage = os.wait4(process.pid, 0)
                 break
-            time.sleep(0.05)
+            time.sleep(SAMPLE_SECONDS)
         elapsed = time.monotonic() - started
         # Popen would otherwise wait on a pid that wait4() already reaped.
         process.returncode = os.waitstatus_to_exitcode(status)
@@ -183,8 +206,9 @@ def run_process(
         command=list(command),
         returncode=process.returncode,
         elapsed_seconds=elapsed,
+        max_rss_mib=peak_kib / 1024,
         # ru_maxrss is in KiB on Linux.
-        max_rss_mib=usage.ru_maxrss / 1024,
+        wait4_max_rss_mib=usage.ru_maxrss / 1024,
         user_seconds=usage.ru_utime,
         system_seconds=usage.ru_stime,
     )
@@ -288,7 +312,6 @@ class BenchmarkReport:
 def migrate(dsn: str) -> None:
     """Apply every dnsscience migration to the database at ``dsn``."""
     from dnsscience._core import Connection
-
     from dnsscience.store.migrations import migrate as apply_migrations
 
     connection = Connection(dsn)

@@ -135,6 +135,7 @@ def run_ours(
     report.measure("ours_exit_status", run.returncode)
     report.measure("ours_seconds", run.elapsed_seconds, "s")
     report.measure("ours_peak_rss_mib", run.max_rss_mib, "MiB")
+    report.measure("ours_wait4_max_rss_mib", run.wait4_max_rss_mib, "MiB")
     report.measure("ours_cpu_user_seconds", run.user_seconds, "s")
     report.measure("ours_cpu_system_seconds", run.system_seconds, "s")
     return run

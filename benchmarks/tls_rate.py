@@ -158,6 +158,7 @@ def run_ours(
     report.measure("ours_certificates_stored", stored)
     report.measure("ours_seconds", run.elapsed_seconds, "s")
     report.measure("ours_peak_rss_mib", run.max_rss_mib, "MiB")
+    report.measure("ours_wait4_max_rss_mib", run.wait4_max_rss_mib, "MiB")
     if run.returncode != 0 or stored < len(names):
         report.note(
             f"the scanner exited with {run.returncode} and stored {stored} of {len(names)} "
