@@ -314,9 +314,7 @@ bool is_self_signed(X509* cert) {
 
 }  // namespace
 
-CertificateInfo extract_certificate(const Der& der) {
-  X509Ptr cert = detail::parse_der_or_throw(der, "the certificate");
-  X509* x = cert.get();
+CertificateInfo detail::extract_certificate(X509* x, const Der& der) {
   CertificateInfo info;
 
   const X509_NAME* subject = X509_get_subject_name(x);
@@ -343,6 +341,11 @@ CertificateInfo extract_certificate(const Der& der) {
   info.self_signed = is_self_signed(x);
   detail::drain_error_queue();
   return info;
+}
+
+CertificateInfo extract_certificate(const Der& der) {
+  X509Ptr cert = detail::parse_der_or_throw(der, "the certificate");
+  return detail::extract_certificate(cert.get(), der);
 }
 
 std::pair<std::string, std::string> certificate_names(const Der& der) {

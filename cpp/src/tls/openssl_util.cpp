@@ -45,10 +45,27 @@ std::string to_hex(const unsigned char* data, size_t size) {
   return hex;
 }
 
+const EVP_MD* sha256_md() {
+  // Fetched once and never freed: the object lives as long as the default library context.
+  static const EVP_MD* const md = [] {
+    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    if (fetched == nullptr) {
+      drain_error_queue();
+      fetched = EVP_sha256();
+    }
+    return fetched;
+  }();
+  return md;
+}
+
 std::string sha256_hex(const unsigned char* data, size_t size) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(data, size, digest);
-  return to_hex(digest, sizeof digest);
+  unsigned int length = 0;
+  if (EVP_Digest(data, size, digest, &length, sha256_md(), nullptr) != 1) {
+    drain_error_queue();
+    return {};
+  }
+  return to_hex(digest, length);
 }
 
 std::string to_base64(const Der& der) {

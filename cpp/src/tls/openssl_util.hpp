@@ -9,6 +9,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,6 +52,11 @@ Der encode_der(X509* cert);
 /// Returns lowercase hex of `size` bytes.
 std::string to_hex(const unsigned char* data, size_t size);
 
+/// Returns the SHA-256 implementation, fetched from the default provider once per process.
+/// OpenSSL 3.0 resolves SHA256() and EVP_sha256() through a provider fetch on every call;
+/// a fetched EVP_MD skips that lookup.
+const EVP_MD* sha256_md();
+
 /// Returns the lowercase hex SHA-256 of `size` bytes.
 std::string sha256_hex(const unsigned char* data, size_t size);
 
@@ -59,6 +65,18 @@ std::string to_base64(const Der& der);
 
 /// Returns an X509_NAME as an RFC 4514 string.
 std::string name_to_string(const X509_NAME* name);
+
+/// Extracts the recorded fields of `cert`, whose DER encoding is `der` (hashed for the
+/// fingerprint). The public extract_certificate() parses the DER and calls this.
+CertificateInfo extract_certificate(X509* cert, const Der& der);
+
+/// Verifies `leaf` with the intermediates `untrusted` (may be nullptr) as verify_chain()
+/// does. The caller keeps ownership of both.
+ChainVerification verify_chain(X509* leaf, STACK_OF(X509) * untrusted, const TrustStore& store,
+                               std::chrono::system_clock::time_point at);
+
+/// Checks `leaf` against `reference` as the public hostname_matches() does.
+bool hostname_matches(X509* leaf, const std::string& reference);
 
 /// Drains the OpenSSL error queue of this thread into one "; "-separated string.
 std::string drain_error_queue();

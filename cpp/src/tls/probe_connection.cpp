@@ -534,7 +534,8 @@ void ProbeConnection::finish_ehlo_after_tls(std::optional<std::string> error) {
 void ProbeConnection::capture_chain(STACK_OF(X509) * chain) {
   captured_chain_.clear();
   for (int i = 0; i < sk_X509_num(chain); ++i) {
-    captured_chain_.push_back(encode_der(sk_X509_value(chain, i)));
+    X509* cert = sk_X509_value(chain, i);
+    if (cert != nullptr && X509_up_ref(cert) == 1) captured_chain_.emplace_back(cert);
   }
 }
 
@@ -552,18 +553,36 @@ void ProbeConnection::fail(ProbeError error) {
 }
 
 void ProbeConnection::judge() {
-  for (const auto& der : captured_chain_) {
-    auto names = certificate_names(der);
-    result_.chain.push_back({der, std::move(names.first), std::move(names.second)});
+  // Every step reuses the X509 objects libssl parsed during the handshake: decoding the
+  // DER again would decode each public key again through the OpenSSL 3 provider decoders.
+  for (const auto& cert : captured_chain_) {
+    result_.chain.push_back({encode_der(cert.get()),
+                             name_to_string(X509_get_subject_name(cert.get())),
+                             name_to_string(X509_get_issuer_name(cert.get()))});
   }
+  X509* leaf = captured_chain_.front().get();
   const auto now = std::chrono::system_clock::now();
-  CertificateInfo info = extract_certificate(captured_chain_.front());
-  const ChainVerification verification = verify_chain(captured_chain_, context_.trust_store, now);
+  CertificateInfo info = extract_certificate(leaf, result_.chain.front().der);
+
+  STACK_OF(X509)* untrusted = sk_X509_new_null();
+  if (untrusted == nullptr) throw Error(ErrorKind::internal, "sk_X509_new_null failed");
+  for (size_t i = 1; i < captured_chain_.size(); ++i) {
+    sk_X509_push(untrusted, captured_chain_[i].get());
+  }
+  ChainVerification verification;
+  try {
+    verification = verify_chain(leaf, untrusted, context_.trust_store, now);
+  } catch (...) {
+    sk_X509_free(untrusted);
+    throw;
+  }
+  sk_X509_free(untrusted);  // the certificates themselves belong to `captured_chain_`
+
   // The reference identity is the name the client asked for: the SNI when one was
   // sent, otherwise the host (an IP literal is then checked against IP SANs).
   const std::string reference =
       result_.sni && !result_.sni->empty() ? *result_.sni : result_.host;
-  const bool match = hostname_matches(captured_chain_.front(), reference);
+  const bool match = hostname_matches(leaf, reference);
   VerdictOptions verdict_options;
   verdict_options.expiring_days = context_.options.expiring_days;
   Verdict verdict = judge_certificate(info, verification, match, now, verdict_options);
@@ -597,7 +616,8 @@ void ProbeConnection::finish() {
     try {
       judge();
     } catch (const Error& error) {
-      // A chain OpenSSL parsed during the handshake should always re-parse.
+      // Verification setup can fail (out of memory) and so can the name conversion of
+      // an invalid internationalized reference name.
       result_.findings.push_back({"malformed_field", "warning",
                                   std::string("the presented chain could not be judged: ") +
                                       error.what()});

@@ -63,7 +63,8 @@ class ProbeConnection : public std::enable_shared_from_this<ProbeConnection> {
   /// True once start() ran, that is once the connection held a per-address slot.
   bool started() const { return started_connect_; }
 
-  /// Stores a certificate chain seen during the handshake (from the verify callback).
+  /// Keeps a reference to each certificate of a chain seen during the handshake (from
+  /// the verify callback), so that judge() works on the objects libssl already parsed.
   void capture_chain(STACK_OF(X509) * chain);
   /// Records a TLS alert received from the peer (from the info callback).
   void record_alert(int level, int description);
@@ -104,7 +105,7 @@ class ProbeConnection : public std::enable_shared_from_this<ProbeConnection> {
   StartTlsDialogue dialogue_;
   std::string plaintext_out_;
   SslPtr ssl_;
-  std::vector<Der> captured_chain_;
+  std::vector<X509Ptr> captured_chain_;
   std::optional<int> alert_;
   std::string ehlo_out_;
   size_t ehlo_written_ = 0;

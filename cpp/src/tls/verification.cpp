@@ -79,25 +79,13 @@ TrustStore::TrustStore(const std::string& ca_file) {
 
 TrustStore::~TrustStore() { X509_STORE_free(store_); }
 
-ChainVerification verify_chain(const std::vector<Der>& chain, const TrustStore& store,
-                               std::chrono::system_clock::time_point at) {
-  if (chain.empty()) {
-    throw Error(ErrorKind::invalid_argument, "cannot verify an empty certificate chain");
-  }
-  detail::X509Ptr leaf = detail::parse_der_or_throw(chain[0], "the leaf certificate");
-  std::vector<detail::X509Ptr> owned;
-  STACK_OF(X509)* untrusted = sk_X509_new_null();
-  for (size_t i = 1; i < chain.size(); ++i) {
-    owned.push_back(detail::parse_der_or_throw(chain[i], "an intermediate certificate"));
-    sk_X509_push(untrusted, owned.back().get());
-  }
-
+ChainVerification detail::verify_chain(X509* leaf, STACK_OF(X509) * untrusted,
+                                       const TrustStore& store,
+                                       std::chrono::system_clock::time_point at) {
   X509_STORE_CTX* context = X509_STORE_CTX_new();
   ChainVerification result;
-  if (context == nullptr ||
-      X509_STORE_CTX_init(context, store.native(), leaf.get(), untrusted) != 1) {
+  if (context == nullptr || X509_STORE_CTX_init(context, store.native(), leaf, untrusted) != 1) {
     X509_STORE_CTX_free(context);
-    sk_X509_free(untrusted);
     throw Error(ErrorKind::internal, "X509_STORE_CTX_init failed: " + detail::drain_error_queue());
   }
   X509_STORE_CTX_set_purpose(context, X509_PURPOSE_SSL_SERVER);
@@ -110,9 +98,49 @@ ChainVerification verify_chain(const std::vector<Der>& chain, const TrustStore& 
     result.error = X509_verify_cert_error_string(result.error_code);
   }
   X509_STORE_CTX_free(context);
-  sk_X509_free(untrusted);  // the certificates themselves belong to `owned`
   detail::drain_error_queue();
   return result;
+}
+
+ChainVerification verify_chain(const std::vector<Der>& chain, const TrustStore& store,
+                               std::chrono::system_clock::time_point at) {
+  if (chain.empty()) {
+    throw Error(ErrorKind::invalid_argument, "cannot verify an empty certificate chain");
+  }
+  detail::X509Ptr leaf = detail::parse_der_or_throw(chain[0], "the leaf certificate");
+  std::vector<detail::X509Ptr> owned;
+  for (size_t i = 1; i < chain.size(); ++i) {
+    owned.push_back(detail::parse_der_or_throw(chain[i], "an intermediate certificate"));
+  }
+  STACK_OF(X509)* untrusted = sk_X509_new_null();
+  if (untrusted == nullptr) throw Error(ErrorKind::internal, "sk_X509_new_null failed");
+  for (const auto& cert : owned) sk_X509_push(untrusted, cert.get());
+  try {
+    ChainVerification result = detail::verify_chain(leaf.get(), untrusted, store, at);
+    sk_X509_free(untrusted);  // the certificates themselves belong to `owned`
+    return result;
+  } catch (...) {
+    sk_X509_free(untrusted);
+    throw;
+  }
+}
+
+bool detail::hostname_matches(X509* leaf, const std::string& reference) {
+  if (reference.empty()) {
+    throw Error(ErrorKind::invalid_argument, "cannot check an empty host name against a certificate");
+  }
+  int rc;
+  if (is_ip_literal(reference)) {
+    rc = X509_check_ip_asc(leaf, reference.c_str(), 0);
+  } else {
+    std::string name = to_a_labels(reference);
+    if (!name.empty() && name.back() == '.') name.pop_back();
+    // RFC 6125 section 6.4.3: the wildcard must be the whole leftmost label.
+    rc = X509_check_host(leaf, name.c_str(), name.size(), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
+                         nullptr);
+  }
+  detail::drain_error_queue();
+  return rc == 1;
 }
 
 bool hostname_matches(const Der& leaf, const std::string& reference) {
@@ -120,18 +148,7 @@ bool hostname_matches(const Der& leaf, const std::string& reference) {
     throw Error(ErrorKind::invalid_argument, "cannot check an empty host name against a certificate");
   }
   detail::X509Ptr cert = detail::parse_der_or_throw(leaf, "the leaf certificate");
-  int rc;
-  if (is_ip_literal(reference)) {
-    rc = X509_check_ip_asc(cert.get(), reference.c_str(), 0);
-  } else {
-    std::string name = to_a_labels(reference);
-    if (!name.empty() && name.back() == '.') name.pop_back();
-    // RFC 6125 section 6.4.3: the wildcard must be the whole leftmost label.
-    rc = X509_check_host(cert.get(), name.c_str(), name.size(),
-                         X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, nullptr);
-  }
-  detail::drain_error_queue();
-  return rc == 1;
+  return detail::hostname_matches(cert.get(), reference);
 }
 
 Verdict judge_certificate(const CertificateInfo& info, const ChainVerification& verification,
