@@ -120,6 +120,27 @@ def udp_receive_buffer_errors() -> int:
     return int(counters.get("RcvbufErrors", 0))
 
 
+def source_revision() -> str:
+    """Return the checked-out commit of this repository, with "+changes" when the tree differs."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{commit}+changes" if changed else commit
+
+
 def machine_description() -> dict[str, Any]:
     """Describe the host as ``nproc``, ``free -h``, /proc/cpuinfo and dpkg report it."""
     return {
@@ -129,6 +150,7 @@ def machine_description() -> dict[str, Any]:
         "memory_available": _memory("MemAvailable"),
         "debian_version": _read("/etc/debian_version").strip() or "unknown",
         "kernel": platform.release(),
+        "source_revision": source_revision(),
         "load_average_at_start": [round(value, 2) for value in load_average()],
         "packages": _package_versions(),
         "python_packages": _python_versions(),

@@ -15,8 +15,9 @@ generated domains, and a throwaway PostgreSQL cluster):
 3. Diagnosis (not a target): ``check_email_many`` in this process, without
    the database, on the first ``--library-domains`` domains, once per cap on
    queries in flight to one nameserver in ``--library-caps``. The daemon uses
-   ``dnsscience.email.DEFAULT_INFLIGHT_PER_NAMESERVER``; a cap of 1000 overflows
-   the UDP receive buffer of Knot's sockets (net.core.rmem_default, 212,992 bytes here).
+   ``dnsscience.email.DEFAULT_INFLIGHT_PER_NAMESERVER``; a cap of 1000
+   overflows the UDP receive buffer of Knot's sockets (net.core.rmem_default,
+   212,992 bytes on the benchmark machine).
 
 Targets: ours >= 0.5 of dnsperf's queries per second; peak RSS < 300 MiB.
 
