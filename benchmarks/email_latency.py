@@ -55,6 +55,13 @@ def parse_arguments() -> argparse.Namespace:
         "--concurrency", type=int, default=500, help="domains dnsscience checks at once (500)"
     )
     parser.add_argument(
+        "--max-inflight-per-nameserver",
+        type=int,
+        default=None,
+        help="dnsscience's cap on queries in flight to one nameserver "
+        "(default: the library's DEFAULT_INFLIGHT_PER_NAMESERVER)",
+    )
+    parser.add_argument(
         "--responders",
         type=int,
         default=1,
@@ -100,8 +107,19 @@ def start_extra_responders(bed, count: int, delay_ms: float) -> list:
     return responders
 
 
-def run_ours(report: BenchmarkReport, domains: list[str], nameservers: list[str], concurrency: int):
-    from dnsscience.email import check_email_many
+def run_ours(
+    report: BenchmarkReport,
+    domains: list[str],
+    nameservers: list[str],
+    concurrency: int,
+    cap: int | None,
+):
+    from dnsscience.email import DEFAULT_INFLIGHT_PER_NAMESERVER, check_email_many
+
+    cap = DEFAULT_INFLIGHT_PER_NAMESERVER if cap is None else cap
+    # At most cap queries wait for one nameserver's delayed answers at a time, so
+    # its rate is at most cap / delay.
+    report.measure("ours_max_inflight_per_nameserver", cap)
 
     print(
         f"dnsscience: {len(domains)} domains, concurrency {concurrency}, "
@@ -115,6 +133,7 @@ def run_ours(report: BenchmarkReport, domains: list[str], nameservers: list[str]
             domains,
             nameservers=nameservers,
             concurrency=concurrency,
+            max_inflight_per_nameserver=cap,
             progress=ProgressPrinter("dnsscience"),
         )
     )
@@ -205,7 +224,13 @@ def main() -> int:
         try:
             nameservers = [nameserver] + [responder.nameserver for responder in extra]
             report.measure("responders", len(nameservers))
-            ours = run_ours(report, domains, nameservers, arguments.concurrency)
+            ours = run_ours(
+                report,
+                domains,
+                nameservers,
+                arguments.concurrency,
+                arguments.max_inflight_per_nameserver,
+            )
             baseline = run_baseline(report, domains[: arguments.baseline_domains], nameserver)
         finally:
             for responder in extra:
