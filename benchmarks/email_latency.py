@@ -8,10 +8,12 @@ the original daemon's one-domain-at-a-time dnspython logic
 (``benchmarks/baseline_emaild.py``), and prints domains per second of each and
 their ratio. Target: ratio >= 100.
 
-Before both, ``dnsperf`` replays the same query mix against the responder for
-``--dnsperf-seconds``, with enough queries outstanding to cover the delay. Its
-rate is the most the responder (a Python asyncio proxy) can pass on, so it
-shows whether the responder rather than the checker limits our rate. With
+Before both, ``dnsperf`` replays the same query mix through the responder (a
+Python asyncio proxy) for ``--dnsperf-seconds`` at two depths of outstanding
+queries, which bounds its rate to depth / delay. The better rate shows roughly
+how much the responder passes on. It is no strict ceiling: when the responder
+drops queries (dnsperf reports them lost), a client that retries can do better.
+With
 ``--responders K`` the benchmark starts K - 1 more responders, also in front of
 Knot with the same delay, and dnsscience spreads its queries over all of them
 (the engine sends each query to the nameserver with the fewest in flight). The
@@ -208,15 +210,15 @@ def main() -> int:
             input_path = bed.workdir / "dnsperf-queries.txt"
             queries = mix.write_dnsperf_input(input_path, domains)
             report.measure("mix_queries_per_domain", queries / len(domains))
-            # Outstanding queries must cover the delay: rate <= outstanding / delay.
-            outstanding = max(200, int(60_000 * arguments.delay_ms / 1000))
-            ceiling = run_dnsperf(
-                report, nameserver, input_path, arguments.dnsperf_seconds, [outstanding]
-            )
-            if ceiling:
+            # dnsperf's rate is at most outstanding / delay: 10,000 and 30,000
+            # queries per second at these depths.
+            delay_seconds = arguments.delay_ms / 1000
+            depths = [max(100, int(10_000 * delay_seconds)), max(300, int(30_000 * delay_seconds))]
+            best = run_dnsperf(report, nameserver, input_path, arguments.dnsperf_seconds, depths)
+            if best:
                 report.measure(
-                    "responder_ceiling_domains_per_second",
-                    ceiling / (queries / len(domains)),
+                    "dnsperf_through_responder_domains_per_second",
+                    best / (queries / len(domains)),
                     "domains/s",
                 )
 
