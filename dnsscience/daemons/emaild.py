@@ -51,6 +51,7 @@ class EmailWorker:
         self.instance = instance_name()
         self.session: Any = None
         self.total_done = 0
+        self.last_claimed = 0
         self.started = time.monotonic()
 
     def open(self, connection: Any) -> None:
@@ -84,6 +85,7 @@ class EmailWorker:
             instance=self.instance,
             lease_seconds=self.settings.lease_seconds,
         )
+        self.last_claimed = len(claimed)
         if not claimed:
             return 0
 

@@ -90,7 +90,11 @@ class Worker(Protocol):
         """Prepare for work (DNS engine, sessions); ``connection`` is ready."""
 
     def run_batch(self, connection: Any, stop: StopSignal) -> int:
-        """Claim due work, process it and commit it. Return how many items were done."""
+        """Claim due work, process it and commit it. Return how many items were done.
+
+        A worker may set ``last_claimed`` to the number of items it claimed, so a
+        batch that claimed work but stored none is reported as stalled, not idle.
+        """
 
     def close(self) -> None:
         """Release what open() acquired."""
@@ -304,12 +308,17 @@ def _batches(
                 break
             delay = min(delay * 2, MAX_RECONNECT_SECONDS)
             continue
+        elapsed = time.monotonic() - started
         if done:
-            elapsed = time.monotonic() - started
             metrics.observe_batch(done, elapsed)
             heartbeat.beat(connection, batch_size=done, batch_seconds=elapsed)
             continue
-        heartbeat.idle(connection)
+        if getattr(worker, "last_claimed", 0):
+            # Work was claimed but nothing was stored: a working beat without
+            # progress, which 'dnsscience health' reports as stalled.
+            heartbeat.beat(connection, batch_size=0, batch_seconds=elapsed)
+        else:
+            heartbeat.idle(connection)
         if once:
             logger.info("Nothing more is due; exiting (--once)")
             return 0
