@@ -271,8 +271,8 @@ class BenchmarkReport:
     def measure(self, key: str, value: Any, unit: str = "") -> Any:
         """Record and print one measurement; return ``value``."""
         self.measurements[key] = value
-        shown = f"{value:,.1f}" if isinstance(value, float) else str(value)
-        print(f"  {key}: {shown} {unit}".rstrip(), flush=True)
+        formatted = f"{value:,.1f}" if isinstance(value, float) else str(value)
+        print(f"  {key}: {formatted} {unit}".rstrip(), flush=True)
         return value
 
     def note(self, text: str) -> None:
@@ -293,9 +293,9 @@ class BenchmarkReport:
         else:
             passed = value < threshold
         relation = ">=" if higher_is_better else "<"
-        shown = "not measured" if value is None else f"{value:,.2f}"
+        formatted = "not measured" if value is None else f"{value:,.2f}"
         verdict = "PASS" if passed else "FAIL"
-        print(f"{verdict}: {name} = {shown} (target {relation} {threshold:g})", flush=True)
+        print(f"{verdict}: {name} = {formatted} (target {relation} {threshold:g})", flush=True)
         self.targets.append(
             {
                 "name": name,
