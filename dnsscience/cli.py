@@ -169,7 +169,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo_parser(subparsers)
     add_db_parser(subparsers)
     add_ops_parsers(subparsers)
+    _add_log_level_everywhere(parser)
     return parser
+
+
+def _add_log_level_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Let ``--log-level`` follow any subcommand, as it may precede them all."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for subparser in action.choices.values():
+            if "--log-level" not in subparser._option_string_actions:
+                _add_common(subparser)
+            _add_log_level_everywhere(subparser)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

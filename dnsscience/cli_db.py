@@ -103,7 +103,7 @@ def add_db_parser(subparsers: argparse._SubParsersAction) -> None:
     add("migrate", "apply the pending dnsscience migrations", run_migrate)
     add("status", "list the migrations and whether each is applied, pending or changed",
         run_status)
-    check = add("check", "list what the database lacks; exit 1 on a required gap", run_check)
+    check = add("check", "list what the database lacks; exit 4 on a required gap", run_check)
     check.add_argument(
         "--scope", action="append", choices=schema.known_scopes(),
         help="program whose needs to check (repeatable; default: all)",

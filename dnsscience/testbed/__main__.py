@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         tls=arguments.tls,
     )
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    # A shell starts background jobs with SIGINT ignored; restore Ctrl-C and kill -INT.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with bed:
         sys.stdout.write(f"Knot (authoritative):  {bed.nameserver}\n")
         if bed.nameserver_ipv6:
