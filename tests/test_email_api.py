@@ -147,9 +147,10 @@ def test_two_dmarc_records_no_policy(hard_results):
 
 
 def test_dmarc_behind_cname(dns_testbed, hard_results):
-    result = hard_results[_hard("dmarc-cname")]
+    name = _hard("dmarc-cname")
+    result = hard_results[name]
     assert result.dmarc_policy is not None
-    assert result.dmarc_policy == dns_testbed.manifest["truth"][_hard("dmarc-cname")]["dmarc_policy"]
+    assert result.dmarc_policy == dns_testbed.manifest["truth"][name]["dmarc_policy"]
 
 
 def test_dmarc_cname_into_other_zone(dns_testbed, unbound):

@@ -45,7 +45,8 @@ def _utc_now() -> datetime:
 
 def test_once_stores_legacy_columns(dns_testbed, migrated_database, pg_connect):
     connection = pg_connect(migrated_database)
-    names = [name for names in dns_testbed.manifest["hard_cases"].values() for name in names] + dns_testbed.domains[:300]
+    groups = dns_testbed.manifest["hard_cases"].values()
+    names = [name for group in groups for name in group] + dns_testbed.domains[:300]
     add_domains(connection, names)
 
     completed = _run_once(migrated_database, dns_testbed.nameserver)

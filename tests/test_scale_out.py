@@ -48,7 +48,7 @@ def test_three_instances_check_each_domain_once(dns_testbed, migrated_database, 
     processes = [subprocess.Popen(EMAILD, env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True) for _ in range(3)]
     outputs = [process.communicate(timeout=600)[0] for process in processes]
-    for process, output in zip(processes, outputs):
+    for process, output in zip(processes, outputs, strict=True):
         assert process.returncode == 0, output
 
     assert _attempts_per_domain(connection) == {"1": len(names)}
