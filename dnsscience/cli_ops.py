@@ -226,6 +226,8 @@ def _run_results(arguments: argparse.Namespace) -> int:
         connection.close()
 
     rows = list(records)
+    if not rows and not arguments.domains:
+        print(f"dnsscience: no {arguments.kind} results are stored yet", file=sys.stderr)
     if arguments.format == "json":
         for row in rows:
             print(json.dumps(row, sort_keys=True, default=str))
