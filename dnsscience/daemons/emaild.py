@@ -38,6 +38,9 @@ DAEMON_NAME = "dnsscience_emaild"
 FLUSH_RESULTS = 500
 #: ...or when the oldest has waited this long, in seconds.
 FLUSH_SECONDS = 2.0
+#: How long one run_batch keeps claiming further batches, in seconds. It then
+#: returns, so the runtime writes a heartbeat at least this often while busy.
+REFILL_SECONDS = 60.0
 
 
 class EmailWorker:
@@ -78,13 +81,7 @@ class EmailWorker:
     def run_batch(self, connection: Any, stop: StopSignal) -> int:
         from dnsscience.store import email as email_store
 
-        claimed = email_store.claim_due(
-            connection,
-            limit=self.settings.batch_size,
-            rescan_days=self.settings.rescan_days,
-            instance=self.instance,
-            lease_seconds=self.settings.lease_seconds,
-        )
+        claimed = self._claim(connection)
         self.last_claimed = len(claimed)
         if not claimed:
             return 0
@@ -94,7 +91,9 @@ class EmailWorker:
         self.session.submit([name for _, name in claimed])
         outstanding = {domain_id for domain_id, _ in claimed}
         not_started: set[int] = set()
-        stored = self._collect(connection, ids_by_name, outstanding, not_started, stop)
+        stored = self._collect(
+            connection, ids_by_name, outstanding, not_started, stop, started + REFILL_SECONDS
+        )
 
         unfinished = outstanding | not_started
         if unfinished:
@@ -113,6 +112,30 @@ class EmailWorker:
             self.total_done,
         )
         return stored
+
+    def _claim(self, connection: Any) -> list[tuple[int, str]]:
+        from dnsscience.store import email as email_store
+
+        return email_store.claim_due(
+            connection,
+            limit=self.settings.batch_size,
+            rescan_days=self.settings.rescan_days,
+            instance=self.instance,
+            lease_seconds=self.settings.lease_seconds,
+        )
+
+    def _refill(
+        self, connection: Any, ids_by_name: dict[str, int], outstanding: set[int]
+    ) -> bool:
+        """Claim and submit the next batch; return False when nothing more is due."""
+        more = self._claim(connection)
+        if not more:
+            return False
+        ids_by_name.update(self._index_names(more))
+        outstanding.update(domain_id for domain_id, _ in more)
+        self.session.submit([name for _, name in more])
+        self.last_claimed += len(more)
+        return True
 
     @staticmethod
     def _index_names(claimed: Sequence[tuple[int, str]]) -> dict[str, int]:
@@ -134,12 +157,17 @@ class EmailWorker:
         outstanding: set[int],
         not_started: set[int],
         stop: StopSignal,
+        refill_until: float | None,
     ) -> int:
         """Poll results into groups and store each group; return how many were stored.
 
         After a stop request, the ids of domains that were never started move from
         ``outstanding`` to ``not_started``. Whatever is left in ``outstanding`` was
         still in flight when the drain time ran out.
+
+        Until ``refill_until`` (a monotonic time), the next batch is claimed as soon
+        as every submitted domain has started, so the checker never idles while the
+        slowest domains of a batch finish.
         """
         from dnsscience.store import email as email_store
 
@@ -149,6 +177,14 @@ class EmailWorker:
         drain_deadline: float | None = None
 
         while outstanding:
+            if (
+                refill_until is not None
+                and not stop.requested
+                and time.monotonic() < refill_until
+                and self.session.queued() == 0
+                and not self._refill(connection, ids_by_name, outstanding)
+            ):
+                refill_until = None
             if stop.requested and drain_deadline is None:
                 returned = self.session.stop_new()
                 not_started.update(ids_by_name[name] for name in returned if name in ids_by_name)

@@ -39,10 +39,10 @@ def claim_due(
 
     Due are active domains never checked completely, checked over ``rescan_days``
     ago, or whose retry time (after a transient failure) has passed, unless
-    another instance holds an unexpired lease on them. Never-checked domains
-    come first, then the oldest. Rows locked by a concurrent claim are skipped
-    (FOR UPDATE SKIP LOCKED). The lease lasts ``lease_seconds``; a domain
-    leased to ``instance`` itself may be claimed again.
+    any instance, ``instance`` included, holds an unexpired lease on them. So an
+    instance can claim its next batch while the last one is still in flight.
+    Never-checked domains come first, then the oldest. Rows locked by a concurrent
+    claim are skipped (FOR UPDATE SKIP LOCKED). The lease lasts ``lease_seconds``.
     """
     _positive("limit", limit)
     _positive("rescan_days", rescan_days)

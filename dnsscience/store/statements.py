@@ -259,7 +259,7 @@ WITH due AS (
     LEFT JOIN email_security_records r ON r.domain_id = d.id
     LEFT JOIN email_security_details s ON s.domain_id = d.id
     WHERE d.is_active IS TRUE
-      AND (s.claimed_until IS NULL OR s.claimed_until < {_NOW} OR s.claimed_by = $3)
+      AND (s.claimed_until IS NULL OR s.claimed_until < {_NOW})
       AND (
             (s.next_attempt_at IS NULL
              AND (r.last_checked IS NULL
@@ -279,7 +279,7 @@ WITH due AS (
         claimed_until = EXCLUDED.claimed_until
     -- Re-checked on the newest row version: another instance may have claimed the
     -- domain after this statement's snapshot was taken.
-    WHERE s.claimed_until IS NULL OR s.claimed_until < {_NOW} OR s.claimed_by = $3
+    WHERE s.claimed_until IS NULL OR s.claimed_until < {_NOW}
     RETURNING s.domain_id
 )
 SELECT due.id, due.domain_name
