@@ -13,7 +13,6 @@ bytes stays in place, so larger answers are truncated over UDP.
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from dnsscience.testbed.network import (
     ipv6_loopback_available,
     wait_for_dns,
 )
-from dnsscience.testbed.process import ManagedProcess
+from dnsscience.testbed.process import ManagedProcess, ServerProcess, find_program
 
 logger = logging.getLogger(__name__)
 
@@ -36,17 +35,8 @@ __all__ = ["KnotServer"]
 DEFAULT_START_TIMEOUT = 180.0
 
 
-def _find_knotd() -> str:
-    for candidate in ("knotd", "/usr/sbin/knotd"):
-        path = shutil.which(candidate)
-        if path:
-            return path
-    raise FileNotFoundError(
-        "knotd was not found on PATH or in /usr/sbin; install the Debian package knot"
-    )
 
-
-class KnotServer:
+class KnotServer(ServerProcess):
     """A private ``knotd`` serving the given zone files on loopback."""
 
     def __init__(
@@ -131,7 +121,9 @@ class KnotServer:
         self._write_config()
         started = time.monotonic()
         self._process = ManagedProcess(
-            "knotd", [_find_knotd(), "-c", str(self.config_path)], self.workdir / "knotd.log"
+            "knotd",
+            [find_program("knotd", "knot"), "-c", str(self.config_path)],
+            self.workdir / "knotd.log",
         )
         self._process.start()
         try:
@@ -163,23 +155,3 @@ class KnotServer:
             return True
         return "failed to load zone" not in log and "event 'load' failed" not in log
 
-    def stop(self) -> None:
-        """Stop ``knotd``; safe to call when it is not running."""
-        if self._process is not None:
-            self._process.stop()
-            self._process = None
-
-    @property
-    def pid(self) -> int | None:
-        """Process id of the running server, or None."""
-        return self._process.pid if self._process else None
-
-    def is_running(self) -> bool:
-        return self._process is not None and self._process.is_running()
-
-    def __enter__(self) -> KnotServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()

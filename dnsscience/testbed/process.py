@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ManagedProcess"]
+__all__ = ["ManagedProcess", "ServerProcess", "find_program"]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -104,3 +105,51 @@ class ManagedProcess:
                 process.kill()
                 process.wait()
         logger.info("stopped %s (pid %d, exit status %s)", self.name, process.pid, process.returncode)
+
+
+def find_program(name: str, package: str) -> str:
+    """Return the path of ``name`` on PATH or in /usr/sbin.
+
+    Raises FileNotFoundError naming the Debian ``package`` that provides it.
+    """
+    for candidate in (name, f"/usr/sbin/{name}"):
+        path = shutil.which(candidate)
+        if path:
+            return path
+    raise FileNotFoundError(
+        f"{name} was not found on PATH or in /usr/sbin; install the Debian package {package}"
+    )
+
+
+class ServerProcess:
+    """Lifecycle shared by the test bed's servers: stop, pid, state, context manager.
+
+    Subclasses implement ``start()`` and keep their :class:`ManagedProcess` in
+    ``self._process`` while it runs.
+    """
+
+    _process: ManagedProcess | None = None
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop the server; safe to call when it is not running."""
+        if self._process is not None:
+            self._process.stop()
+            self._process = None
+
+    @property
+    def pid(self) -> int | None:
+        """Process id of the running server, or None."""
+        return self._process.pid if self._process else None
+
+    def is_running(self) -> bool:
+        return self._process is not None and self._process.is_running()
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

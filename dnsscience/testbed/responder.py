@@ -52,7 +52,7 @@ import dns.rdatatype
 import dns.rrset
 
 from dnsscience.testbed.network import LOOPBACK_IPV4, format_nameserver, free_port
-from dnsscience.testbed.process import ManagedProcess
+from dnsscience.testbed.process import ManagedProcess, ServerProcess
 
 logger = logging.getLogger(__name__)
 
@@ -398,7 +398,7 @@ class ResponderServer:
             writer.close()
 
 
-class Responder:
+class Responder(ServerProcess):
     """The responder as a subprocess on 127.0.0.1; a context manager."""
 
     def __init__(
@@ -462,25 +462,6 @@ class Responder:
             raise RuntimeError(f"the responder did not start within {timeout:.0f} s; its log:\n{log}")
         logger.info("responder listens on %s (upstream %s)", self.nameserver, self.upstream)
 
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.stop()
-            self._process = None
-
-    @property
-    def pid(self) -> int | None:
-        """Process id of the running server, or None."""
-        return self._process.pid if self._process else None
-
-    def is_running(self) -> bool:
-        return self._process is not None and self._process.is_running()
-
-    def __enter__(self) -> Responder:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

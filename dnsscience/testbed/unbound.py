@@ -12,7 +12,6 @@ current user without chroot, in the foreground.
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from dnsscience.testbed.network import (
     ipv6_loopback_available,
     wait_for_dns,
 )
-from dnsscience.testbed.process import ManagedProcess
+from dnsscience.testbed.process import ManagedProcess, ServerProcess, find_program
 
 logger = logging.getLogger(__name__)
 
@@ -32,15 +31,6 @@ __all__ = ["UnboundServer"]
 
 START_TIMEOUT = 30.0
 
-
-def _find_unbound() -> str:
-    for candidate in ("unbound", "/usr/sbin/unbound"):
-        path = shutil.which(candidate)
-        if path:
-            return path
-    raise FileNotFoundError(
-        "unbound was not found on PATH or in /usr/sbin; install the Debian package unbound"
-    )
 
 
 def _unbound_address(nameserver: str) -> str:
@@ -51,7 +41,7 @@ def _unbound_address(nameserver: str) -> str:
     return f"{host.strip('[]')}@{port}"
 
 
-class UnboundServer:
+class UnboundServer(ServerProcess):
     """A private unbound with stub zones to the test bed's servers."""
 
     def __init__(
@@ -146,7 +136,7 @@ class UnboundServer:
         self._write_config()
         self._process = ManagedProcess(
             "unbound",
-            [_find_unbound(), "-d", "-c", str(self.config_path)],
+            [find_program("unbound", "unbound"), "-d", "-c", str(self.config_path)],
             self.workdir / "unbound.log",
         )
         self._process.start()
@@ -165,18 +155,3 @@ class UnboundServer:
             raise type(error)(f"{error}; unbound log:\n{log}") from error
         logger.info("unbound resolves on %s with %d stub zones", self.nameserver, len(self.zones))
 
-    def stop(self) -> None:
-        """Stop unbound; safe to call when it is not running."""
-        if self._process is not None:
-            self._process.stop()
-            self._process = None
-
-    def is_running(self) -> bool:
-        return self._process is not None and self._process.is_running()
-
-    def __enter__(self) -> UnboundServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
