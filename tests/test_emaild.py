@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from daemon_support import EMAILD as EMAILD_SCRIPT
+from daemon_support import daemon_environment
 
 from dnsscience.store.domains import add_domains
 from dnsscience.testbed.responder import Responder
 
-# The installed console script, as systemd runs it.
-EMAILD = [str(Path(sys.executable).parent / "dnsscience-emaild")]
+EMAILD = [EMAILD_SCRIPT]
 
-
-def _environment(dsn: str, nameserver: str, **extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("DB_", "PG", "DNSSCIENCE_", "DATABASE_URL"))}
-    env.update({"DATABASE_URL": dsn, "DNSSCIENCE_NAMESERVERS": nameserver})
-    env.update(extra)
-    return env
 
 
 def _run_once(dsn: str, nameserver: str, **extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*EMAILD, "--once"], env=_environment(dsn, nameserver, **extra),
+        [*EMAILD, "--once"], env=daemon_environment(dsn, nameserver, **extra),
         capture_output=True, text=True, timeout=300,
     )
 
@@ -158,7 +150,7 @@ def test_sigterm_mid_batch_loses_nothing(dns_testbed, migrated_database, pg_conn
     # Each answer waits 40 ms, so the batch lasts long enough to be interrupted.
     with Responder(tmp_path, upstream=dns_testbed.nameserver, delay_ms=40,
                    rules=[]) as responder:
-        env = _environment(migrated_database, responder.nameserver,
+        env = daemon_environment(migrated_database, responder.nameserver,
                            DNSSCIENCE_CONCURRENCY="20", DNSSCIENCE_BATCH_SIZE="1500")
         process = subprocess.Popen([*EMAILD, "--once"], env=env, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True)

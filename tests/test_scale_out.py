@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
+
+from daemon_support import EMAILD as EMAILD_SCRIPT
+from daemon_support import daemon_environment
 
 from dnsscience.store.domains import add_domains
 from dnsscience.testbed.responder import Responder
 
-EMAILD = [str(Path(sys.executable).parent / "dnsscience-emaild"), "--once"]
-
-
-def _environment(dsn: str, nameserver: str, **extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("DB_", "PG", "DNSSCIENCE_", "DATABASE_URL"))}
-    env.update({"DATABASE_URL": dsn, "DNSSCIENCE_NAMESERVERS": nameserver})
-    env.update(extra)
-    return env
+EMAILD = [EMAILD_SCRIPT, "--once"]
 
 
 def _scalar(connection, sql: str) -> str:
@@ -29,11 +22,11 @@ def _scalar(connection, sql: str) -> str:
 
 
 def _attempts_per_domain(connection) -> dict[str, int]:
+    """Return how many domains have each number of attempts, e.g. {"1": 10000}."""
     _, rows, _ = connection.execute(
-        "SELECT count(*) AS attempts, count(*) AS domains FROM email_check_attempts "
-        "GROUP BY domain_id")
+        "SELECT count(*) FROM email_check_attempts GROUP BY domain_id")
     counts: dict[str, int] = {}
-    for attempts, _ in rows:
+    for (attempts,) in rows:
         counts[attempts] = counts.get(attempts, 0) + 1
     return counts
 
@@ -43,7 +36,7 @@ def test_three_instances_check_each_domain_once(dns_testbed, migrated_database, 
     names = dns_testbed.domains[:10_000]
     add_domains(connection, names)
 
-    env = _environment(migrated_database, dns_testbed.nameserver,
+    env = daemon_environment(migrated_database, dns_testbed.nameserver,
                        DNSSCIENCE_BATCH_SIZE="400", DNSSCIENCE_CONCURRENCY="200")
     processes = [subprocess.Popen(EMAILD, env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True) for _ in range(3)]
@@ -70,7 +63,7 @@ def test_killed_instance_work_taken_over(dns_testbed, migrated_database, pg_conn
 
     with Responder(tmp_path, upstream=dns_testbed.nameserver, delay_ms=40,
                    rules=[]) as responder:
-        slow = _environment(migrated_database, responder.nameserver,
+        slow = daemon_environment(migrated_database, responder.nameserver,
                             DNSSCIENCE_BATCH_SIZE="600", DNSSCIENCE_CONCURRENCY="20",
                             DNSSCIENCE_LEASE_SECONDS=lease)
         victim = subprocess.Popen(EMAILD, env=slow, stdout=subprocess.DEVNULL,
@@ -90,7 +83,7 @@ def test_killed_instance_work_taken_over(dns_testbed, migrated_database, pg_conn
 
     # Another instance takes the unleased domains now, and the killed one's after
     # its lease expired.
-    fast = _environment(migrated_database, dns_testbed.nameserver,
+    fast = daemon_environment(migrated_database, dns_testbed.nameserver,
                         DNSSCIENCE_LEASE_SECONDS=lease)
     first = subprocess.run(EMAILD, env=fast, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stdout

@@ -192,7 +192,7 @@ def test_claim_lease_excludes_other_instance(migrated_legacy_database, pg_connec
     assert len(claimed) == 2
     assert {domain_id for domain_id, _ in claimed}.isdisjoint(
         {domain_id for domain_id, _ in others})
-    # Domains the instance already holds are not handed to it a second time.
+    # Domains the instance has already leased are not returned to it a second time.
     assert email_store.claim_due(second, 10, 7, "host-b:2", 600) == []
     assert email_store.release_claims(first, [domain_id for domain_id, _ in claimed],
                                       "host-a:1") == 2

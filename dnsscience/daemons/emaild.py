@@ -201,9 +201,7 @@ class EmailWorker:
 
             for text in self.session.poll(512, 0.2):
                 result = json.loads(text)
-                domain_id = ids_by_name.get(result.get("input") or result["domain"])
-                if domain_id is None:
-                    domain_id = ids_by_name.get(result["domain"])
+                domain_id = ids_by_name.get(result["domain"])
                 if domain_id is None:
                     self.logger.error("Result for unclaimed domain %r dropped", result["domain"])
                     continue
