@@ -13,8 +13,8 @@ the rest refused the connection or never answered. This benchmark builds
   so the kernel answers with a RST.
 
 It scans all targets with ``dnsscience.tls.scan_tls_many`` (``--concurrency``
-targets at once, connect and handshake deadline 3 s as in the scanner daemon)
-and the first
+handshakes and ``--max-connections`` targets at once, connect and handshake
+deadline 3 s as in the scanner daemon) and the first
 ``--baseline-targets`` with the original scanner's logic
 (``baseline_ssl_scanner.py``, 50 threads, 5 s connect timeout), checks that every
 target got an outcome of the expected kind, and prints targets per second and
@@ -76,8 +76,15 @@ def parse_arguments() -> argparse.Namespace:
         "--concurrency",
         type=int,
         default=500,
-        help="targets dnsscience probes at once (500, the default of the library and "
+        help="handshakes dnsscience runs at once (500, the default of the library and "
         "of SSL_SCANNER_WORKERS)",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=None,
+        help="targets in progress at once, TCP connects included (the library's default, "
+        "4 x --concurrency)",
     )
     parser.add_argument("--seed", type=int, default=1, help="shuffle seed (1)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
@@ -206,14 +213,29 @@ def tally(report: BenchmarkReport, prefix: str, expected: list[str], observed: l
     report.measure(f"{prefix}_unexpected_outcomes", mismatches)
 
 
-def run_ours(report: BenchmarkReport, targets: list[dict], ca_file: Path, concurrency: int) -> None:
-    from dnsscience.tls import scan_tls_many
+def run_ours(
+    report: BenchmarkReport,
+    targets: list[dict],
+    ca_file: Path,
+    concurrency: int,
+    max_connections: int | None,
+) -> None:
+    from dnsscience.tls import default_max_connections, scan_tls_many
+
+    if max_connections is None:
+        max_connections = default_max_connections(concurrency)
 
     items = [
         json.dumps({"host": target["address"], "port": target["port"], "sni": target["name"]})
         for target in targets
     ]
-    print(f"dnsscience: {len(items)} targets, concurrency {concurrency}", flush=True)
+    print(
+        f"dnsscience: {len(items)} targets, {concurrency} handshakes and "
+        f"{max_connections} targets at once",
+        flush=True,
+    )
+    report.measure("ours_max_handshakes", concurrency)
+    report.measure("ours_max_connections", max_connections)
     started = time.monotonic()
     results = list(
         scan_tls_many(
@@ -221,6 +243,7 @@ def run_ours(report: BenchmarkReport, targets: list[dict], ca_file: Path, concur
             ca_file=str(ca_file),
             timeout=OURS_TIMEOUT,
             concurrency=concurrency,
+            max_connections=max_connections,
             progress=ProgressPrinter("dnsscience"),
         )
     )
@@ -291,7 +314,9 @@ def main() -> int:
         report.measure("serving_cases", len(serving_cases))
 
         with SilentListeners(silent_addresses, port):
-            run_ours(report, targets, bed.ca_file, arguments.concurrency)
+            run_ours(
+                report, targets, bed.ca_file, arguments.concurrency, arguments.max_connections
+            )
             run_baseline(report, targets[: arguments.baseline_targets])
 
     ratio = (

@@ -48,7 +48,7 @@ void register_tls(py::module_& module) {
          double connect_timeout, double starttls_timeout, double handshake_timeout,
          double total_timeout, const std::string& ca_file, const std::string& ehlo_name,
          int expiring_days, size_t max_per_address, bool probe_all_addresses,
-         size_t max_in_flight, size_t max_read_bytes, double dns_timeout) {
+         size_t max_in_flight, size_t max_handshakes, size_t max_read_bytes, double dns_timeout) {
         tls::TlsSessionOptions options;
         for (const auto& text : nameservers) options.dns.nameservers.push_back(Nameserver::parse(text));
         options.dns.timeout = dns_timeout;
@@ -63,6 +63,7 @@ void register_tls(py::module_& module) {
         options.prober.max_per_address = max_per_address;
         options.prober.probe_all_addresses = probe_all_addresses;
         options.prober.max_read_bytes = max_read_bytes;
+        options.prober.max_handshakes = max_handshakes;
         options.max_in_flight = max_in_flight;
         py::gil_scoped_release release;  // the CA file is read here
         return tls::make_tls_session(std::move(options));
@@ -73,12 +74,15 @@ void register_tls(py::module_& module) {
       py::arg("ca_file") = "", py::arg("ehlo_name") = "dnsscience.invalid",
       py::arg("expiring_days") = 30, py::arg("max_per_address") = 2,
       py::arg("probe_all_addresses") = false, py::arg("max_in_flight") = 1000,
-      py::arg("max_read_bytes") = 256 * 1024, py::arg("dns_timeout") = 2.0,
+      py::arg("max_handshakes") = 500, py::arg("max_read_bytes") = 256 * 1024,
+      py::arg("dns_timeout") = 2.0,
       "Open a BatchSession that probes TLS targets and judges their certificates.\n\n"
       "Items are 'host:port', '[IPv6]:port', a bare host (probed on each of `ports`,\n"
       "default [443]) or a JSON object {host, port, sni, starttls}. A result is one JSON\n"
       "object per probe, or a JSON array when an item gave several probes (several\n"
       "ports, or probe_all_addresses with several addresses). Timeouts are seconds.\n"
+      "max_in_flight bounds the targets in progress (connecting included);\n"
+      "max_handshakes bounds those past their TCP connect.\n"
       "nameservers are 'ip[:port]' texts; empty uses /etc/resolv.conf. ca_file is a PEM\n"
       "file of trust anchors; empty uses the system store. Raises InvalidArgumentError\n"
       "for bad values and ConfigurationError for an unreadable CA file.");

@@ -65,6 +65,7 @@ def tls_session(
     max_per_address: int = 2,
     probe_all_addresses: bool = False,
     max_in_flight: int = 1000,
+    max_handshakes: int = 500,
     max_read_bytes: int = 262144,
     dns_timeout: float = 2.0,
 ) -> BatchSession: ...

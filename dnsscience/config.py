@@ -57,6 +57,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "DNSSCIENCE_ATTEMPT_RETENTION_DAYS": ("30", "days email check attempts are kept"),
     "DNSSCIENCE_METRICS_PORT": ("0", "port of the metrics endpoint on 127.0.0.1, 0 for none"),
     "SSL_SCANNER_WORKERS": ("500", "TLS handshakes at the same time"),
+    "DNSSCIENCE_TLS_CONNECTIONS": (
+        "0",
+        "TLS targets in progress at the same time, TCP connects included; "
+        "0 for 4 x SSL_SCANNER_WORKERS",
+    ),
     "DNSSCIENCE_TLS_PORTS": ("443", "comma-separated TCP ports to scan for certificates"),
     "DNSSCIENCE_CA_FILE": ("", "PEM file of trusted CA certificates for verification"),
 }
@@ -292,6 +297,7 @@ class Settings:
     attempt_retention_days: int = 30
     metrics_port: int = 0
     ssl_scanner_workers: int = 500
+    tls_connections: int = 0
     tls_ports: tuple[int, ...] = (443,)
     ca_file: str | None = None
     env_file: str | None = None
@@ -352,10 +358,21 @@ class Settings:
             attempt_retention_days=_integer(env, "DNSSCIENCE_ATTEMPT_RETENTION_DAYS", 1),
             metrics_port=_integer(env, "DNSSCIENCE_METRICS_PORT", 0, 65535),
             ssl_scanner_workers=_integer(env, "SSL_SCANNER_WORKERS", 1),
+            tls_connections=_integer(env, "DNSSCIENCE_TLS_CONNECTIONS", 0),
             tls_ports=_ports(env, "DNSSCIENCE_TLS_PORTS"),
             ca_file=_ca_file(env, "DNSSCIENCE_CA_FILE"),
             env_file=env_file,
         )
+
+    @property
+    def tls_connection_limit(self) -> int:
+        """TLS targets in progress at once: DNSSCIENCE_TLS_CONNECTIONS, or 4 x the workers.
+
+        A target waiting for its TCP connect costs a socket and no CPU, so more of them
+        than handshakes run at once. Targets that never answer then do not delay the
+        ones that do.
+        """
+        return self.tls_connections or 4 * self.ssl_scanner_workers
 
     @property
     def database_source(self) -> str:
@@ -404,6 +421,7 @@ class Settings:
             "attempt_retention_days": self.attempt_retention_days,
             "metrics_port": self.metrics_port or "off",
             "ssl_scanner_workers": self.ssl_scanner_workers,
+            "tls_connections": self.tls_connection_limit,
             "tls_ports": ",".join(str(port) for port in self.tls_ports),
             "ca_file": self.ca_file or "(system default)",
             "env_file": self.env_file or "(none)",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
+import resource
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
@@ -33,6 +34,7 @@ __all__ = [
     "SubjectAltName",
     "TlsError",
     "TlsResult",
+    "default_max_connections",
     "scan_tls",
     "scan_tls_many",
 ]
@@ -271,6 +273,20 @@ def _check_seconds(name: str, value: float) -> float:
     return float(value)
 
 
+def default_max_connections(concurrency: int) -> int:
+    """Targets in progress at once by default: 4 x ``concurrency``, within the open-file limit.
+
+    A target still waiting for its TCP connect uses a socket but no handshake
+    place, so unanswering targets do not delay the others. The limit leaves 64
+    descriptors of the soft RLIMIT_NOFILE for the rest of the process.
+    """
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 4 * int(concurrency)
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    return max(1, min(wanted, soft - 64))
+
+
 def _open_session(
     *,
     nameservers: Iterable[str] | str | None,
@@ -278,6 +294,7 @@ def _open_session(
     timeout: float,
     total_timeout: float | None,
     concurrency: int,
+    max_connections: int | None,
     max_per_address: int,
     ehlo_name: str | None,
     expiring_days: int,
@@ -287,6 +304,10 @@ def _open_session(
     total = _check_seconds("total_timeout", total_timeout) if total_timeout else 3 * timeout
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, not {concurrency!r}")
+    if max_connections is None:
+        max_connections = default_max_connections(concurrency)
+    elif max_connections < 1:
+        raise ValueError(f"max_connections must be at least 1, not {max_connections!r}")
     if max_per_address < 1:
         raise ValueError(f"max_per_address must be at least 1, not {max_per_address!r}")
     options: dict[str, Any] = {
@@ -299,7 +320,8 @@ def _open_session(
         "expiring_days": int(expiring_days),
         "max_per_address": int(max_per_address),
         "probe_all_addresses": bool(probe_all_addresses),
-        "max_in_flight": int(concurrency),
+        "max_in_flight": int(max_connections),
+        "max_handshakes": int(concurrency),
     }
     if ehlo_name:
         options["ehlo_name"] = ehlo_name
@@ -322,6 +344,7 @@ def scan_tls_many(
     timeout: float = 5.0,
     total_timeout: float | None = None,
     concurrency: int = 500,
+    max_connections: int | None = None,
     max_per_address: int = 2,
     ehlo_name: str | None = None,
     expiring_days: int = 30,
@@ -345,7 +368,11 @@ def scan_tls_many(
         timeout: deadline in seconds of each of connect, STARTTLS dialogue and
             handshake.
         total_timeout: deadline in seconds of a whole target; default 3 x timeout.
-        concurrency: targets probed at once.
+        concurrency: handshakes (and STARTTLS dialogues) at once; targets still
+            waiting for their TCP connect do not count.
+        max_connections: targets in progress at once, TCP connects included.
+            None means 4 x ``concurrency``, within the open-file limit (see
+            ``default_max_connections``).
         max_per_address: connections open at once to one IP address.
         ehlo_name: the SMTP EHLO argument.
         expiring_days: a certificate expiring sooner is "expiring_soon".
@@ -364,6 +391,7 @@ def scan_tls_many(
         timeout=timeout,
         total_timeout=total_timeout,
         concurrency=concurrency,
+        max_connections=max_connections,
         max_per_address=max_per_address,
         ehlo_name=ehlo_name,
         expiring_days=expiring_days,

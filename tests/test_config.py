@@ -15,6 +15,7 @@ def test_defaults_without_variables():
     assert settings.lease_seconds == 600
     assert settings.metrics_port == 0
     assert settings.ssl_scanner_workers == 500
+    assert settings.tls_connection_limit == 2000
     assert settings.tls_ports == (443,)
     assert settings.nameservers == ()
     assert settings.dkim_selectors == ()
@@ -129,6 +130,7 @@ def test_unterminated_quote_raises(tmp_path):
         ("DNSSCIENCE_LEASE_SECONDS", "0"),
         ("DNSSCIENCE_METRICS_PORT", "70000"),
         ("SSL_SCANNER_WORKERS", "x"),
+        ("DNSSCIENCE_TLS_CONNECTIONS", "-1"),
         ("DB_PORT", "postgres"),
     ],
 )
@@ -207,3 +209,11 @@ def test_redacted_keeps_host_and_user():
         env={"DATABASE_URL": "postgresql://app:hunter2@127.0.0.1:6432/dnsscience"}
     )
     assert "postgresql://app:***@127.0.0.1:6432/dnsscience" in settings.redacted()
+
+
+def test_tls_connections_follow_workers_unless_set():
+    assert Settings.from_environment(env={"SSL_SCANNER_WORKERS": "50"}).tls_connection_limit == 200
+    explicit = Settings.from_environment(
+        env={"SSL_SCANNER_WORKERS": "50", "DNSSCIENCE_TLS_CONNECTIONS": "7000"}
+    )
+    assert explicit.tls_connection_limit == 7000

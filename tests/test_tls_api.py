@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import resource
+import socket
 import time
 from datetime import datetime, timezone
 
 import pytest
 
 from dnsscience.testbed.tls import TlsTarget
-from dnsscience.tls import TlsResult, scan_tls, scan_tls_many
+from dnsscience.tls import TlsResult, default_max_connections, scan_tls, scan_tls_many
 
 # Every target the bed plans. test_target_list_is_complete keeps this in step.
 TARGET_NAMES = [
@@ -308,6 +310,60 @@ def test_many_stops_when_closed(tls_testbed, tls_nameserver):
     iterator.close()
     assert first.error.reason == "connection_refused"
     assert time.monotonic() - started < 3.0
+
+
+@pytest.fixture
+def syn_dropping_port():
+    """A loopback port whose accept queue is full, so connects to it time out."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(2):
+        filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    time.sleep(0.05)
+    yield port
+    for filler in fillers:
+        filler.close()
+    listener.close()
+
+
+def test_unanswered_connects_leave_handshakes_free(tls_testbed, tls_nameserver, syn_dropping_port):
+    valid = probe_item(tls_testbed.target("valid.tls.test"), by_name=False)
+    silent = {"host": "127.0.0.1", "port": syn_dropping_port, "starttls": "none"}
+    started = time.monotonic()
+    iterator = scan_tls_many(
+        [silent, silent, silent, valid],
+        nameservers=[tls_nameserver],
+        ca_file=str(tls_testbed.ca_file),
+        timeout=2.0,
+        concurrency=1,
+        max_connections=4,
+        max_per_address=4,
+    )
+    first = next(iterator)
+    first_after = time.monotonic() - started
+    rest = list(iterator)
+    assert first.status == "valid"
+    assert first_after < 1.5
+    assert sorted(result.error.reason for result in rest) == ["connect_timeout"] * 3
+
+
+def test_default_max_connections_stays_within_open_file_limit():
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    value = default_max_connections(500)
+    assert 1 <= value <= 2000
+    if soft != resource.RLIM_INFINITY:
+        assert value <= soft - 64 or value == 1
+
+
+def test_max_connections_must_be_positive(tls_nameserver):
+    with pytest.raises(ValueError, match="max_connections"):
+        scan_tls_many(["127.0.0.1:443"], nameservers=[tls_nameserver], max_connections=0)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
 
 #include "dnsscience/error.hpp"
 #include "tls_test_support.hpp"
@@ -664,6 +667,85 @@ TEST_F(TlsProberTest, ManyHandshakesInFlight) {
   }
   EXPECT_EQ(valid, 200u);
   EXPECT_EQ(server.connections(), 200);
+}
+
+// A listening socket whose accept queue is full: the kernel drops further SYNs, so a
+// connect to it neither succeeds nor is refused until the client gives up.
+class SynDropper {
+ public:
+  SynDropper() {
+    listener_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    listen(listener_, 0);
+    socklen_t length = sizeof address;
+    getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+    // A backlog of 0 still queues one connection, so two fillers leave no room.
+    for (int& filler : fillers_) {
+      filler = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+      connect(filler, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    }
+    usleep(50 * 1000);
+  }
+  ~SynDropper() {
+    for (int filler : fillers_) close(filler);
+    close(listener_);
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  int listener_ = -1;
+  int fillers_[2] = {-1, -1};
+  uint16_t port_ = 0;
+};
+
+TEST_F(TlsProberTest, HandshakeCapQueuesConnectedSockets) {
+  // The silent server accepts and never answers, so each handshake keeps its place
+  // until the handshake deadline. With one place the three run one after another.
+  TestServer server(server_options(ServerMode::silent));
+  options_.max_per_address = 10;
+  options_.max_handshakes = 1;
+  options_.handshake_timeout = milliseconds(300);
+  auto results = run(std::vector<ProbeTarget>(3, local(server.port())));
+  std::vector<double> elapsed;
+  for (const auto& result : results) {
+    ASSERT_EQ(result.size(), 1u);
+    ASSERT_TRUE(result[0].error.has_value());
+    EXPECT_EQ(result[0].error->reason, "handshake_timeout");
+    elapsed.push_back(result[0].elapsed_ms);
+  }
+  std::sort(elapsed.begin(), elapsed.end());
+  EXPECT_GE(elapsed[0], 290.0);
+  EXPECT_GE(elapsed[1], 580.0);
+  EXPECT_GE(elapsed[2], 870.0);
+  EXPECT_EQ(server.connections(), 3);
+}
+
+TEST_F(TlsProberTest, ConnectingTargetsDoNotHoldHandshakePlaces) {
+  // Two targets never complete their TCP connect; the one handshake place stays free
+  // for the reachable server, which finishes long before their connect deadline.
+  SynDropper dropper;
+  TestServer server(server_options(ServerMode::tls));
+  options_.max_per_address = 10;
+  options_.max_handshakes = 1;
+  options_.connect_timeout = milliseconds(1500);
+  auto results = run({local(dropper.port()), local(dropper.port()), local(server.port())});
+  ASSERT_EQ(results[2].size(), 1u);
+  EXPECT_EQ(results[2][0].status, "valid");
+  EXPECT_LT(results[2][0].elapsed_ms, 1000.0);
+  for (size_t i = 0; i < 2; ++i) {
+    ASSERT_EQ(results[i].size(), 1u);
+    ASSERT_TRUE(results[i][0].error.has_value());
+    EXPECT_EQ(results[i][0].error->reason, "connect_timeout");
+  }
+}
+
+TEST_F(TlsProberTest, ZeroHandshakeCapRejected) {
+  options_.max_handshakes = 0;
+  EXPECT_THROW(options_.validate(), Error);
 }
 
 TEST_F(TlsProberTest, RefusedQueueDrains) {

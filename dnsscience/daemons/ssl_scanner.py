@@ -8,7 +8,9 @@ mismatched certificates are collected too.
 A domain is due when it was never scanned, was last scanned over
 ``DNSSCIENCE_RESCAN_DAYS`` (7) days ago, or failed transiently and its retry time
 (1 hour, doubling up to 1 day) has come. Every port of ``DNSSCIENCE_TLS_PORTS``
-is probed. ``SSL_SCANNER_WORKERS`` (500) handshakes run at once.
+is probed. ``SSL_SCANNER_WORKERS`` (500) handshakes run at once; targets still
+waiting for their TCP connect do not count against it, only against
+``DNSSCIENCE_TLS_CONNECTIONS`` (4 x the workers).
 """
 
 from __future__ import annotations

@@ -137,8 +137,9 @@ class TlsWorker:
 
     def open(self, connection: Any) -> None:
         workers = int(self.settings.ssl_scanner_workers)
-        # One socket per handshake in flight, plus the database and DNS sockets.
-        raise_open_file_limit(workers + 1024, self.logger)
+        connections = int(self.settings.tls_connection_limit)
+        # One socket per target in progress, plus the database and DNS sockets.
+        raise_open_file_limit(connections + 1024, self.logger)
         self.session = _core.tls_session(
             nameservers=list(self.settings.nameservers),
             connect_timeout=CONNECT_TIMEOUT,
@@ -146,7 +147,8 @@ class TlsWorker:
             handshake_timeout=HANDSHAKE_TIMEOUT,
             total_timeout=TOTAL_TIMEOUT,
             ca_file=self.settings.ca_file or "",
-            max_in_flight=workers,
+            max_in_flight=connections,
+            max_handshakes=workers,
         )
 
     def close(self) -> None:

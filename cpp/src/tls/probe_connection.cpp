@@ -276,12 +276,59 @@ void ProbeConnection::on_event(uint32_t events) {
       drive_ehlo_after_tls();
       return;
     case Phase::idle:
+    case Phase::waiting:
     case Phase::done:
       return;
   }
 }
 
+void HandshakeGate::enter(const std::shared_ptr<ProbeConnection>& connection) {
+  if (active_ < limit_) {
+    ++active_;
+    connection->admitted();
+  } else {
+    waiting_.push_back(connection);
+  }
+}
+
+void HandshakeGate::leave() {
+  --active_;
+  while (!waiting_.empty()) {
+    auto next = waiting_.front().lock();
+    waiting_.pop_front();
+    if (!next || next->finished()) continue;  // its target timed out while it waited
+    ++active_;
+    // Admitted from the loop, not from here: a chain of handshakes that fail at once
+    // would otherwise recurse once per waiting connection.
+    std::weak_ptr<ProbeConnection> weak = next;
+    std::weak_ptr<int> gate_alive = alive_;
+    HandshakeGate* gate = this;
+    loop_.post([weak, gate_alive, gate] {
+      if (gate_alive.expired()) return;  // the prober is gone
+      auto connection = weak.lock();
+      if (connection && !connection->finished()) {
+        connection->admitted();
+      } else {
+        gate->leave();  // finished or gone before its turn came
+      }
+    });
+    return;
+  }
+}
+
 void ProbeConnection::finish_connect() {
+  // The connect deadline ends here. The total deadline still applies while it waits.
+  phase_ = Phase::waiting;
+  if (timer_ != 0) {
+    context_.loop.cancel_timer(timer_);
+    timer_ = 0;
+  }
+  context_.loop.unwatch(fd_);
+  context_.handshake_gate.enter(shared_from_this());
+}
+
+void ProbeConnection::admitted() {
+  holds_gate_place_ = true;
   if (result_.starttls == StartTls::none) {
     begin_handshake();
   } else {
@@ -611,6 +658,7 @@ void ProbeConnection::finish() {
   }
   close_socket();
   ERR_clear_error();
+  release_gate_place();
 
   if (!captured_chain_.empty()) {
     try {
@@ -640,6 +688,13 @@ void ProbeConnection::abandon() {
     timer_ = 0;
   }
   close_socket();
+  release_gate_place();
+}
+
+void ProbeConnection::release_gate_place() {
+  if (!holds_gate_place_) return;
+  holds_gate_place_ = false;
+  context_.handshake_gate.leave();
 }
 
 void ProbeConnection::close_socket() {

@@ -6,6 +6,7 @@
 #include <openssl/ssl.h>
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -20,12 +21,38 @@
 
 namespace dnsscience::tls::detail {
 
+class ProbeConnection;
+
+/// Bounds the connections past their TCP connect (STARTTLS dialogue, handshake, EHLO
+/// after TLS) to ProberOptions::max_handshakes. A connection still connecting takes no
+/// place, so targets that never answer do not keep reachable ones waiting.
+class HandshakeGate {
+ public:
+  HandshakeGate(EventLoop& loop, size_t limit) : loop_(loop), limit_(limit) {}
+
+  /// Lets `connection` begin its dialogue or handshake now, or when a place frees.
+  void enter(const std::shared_ptr<ProbeConnection>& connection);
+  /// Releases the place of a connection that entered and has finished.
+  void leave();
+
+  size_t active() const { return active_; }
+  size_t waiting() const { return waiting_.size(); }
+
+ private:
+  EventLoop& loop_;
+  const size_t limit_;
+  size_t active_ = 0;
+  std::deque<std::weak_ptr<ProbeConnection>> waiting_;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // expires with the gate
+};
+
 /// Objects every connection of one prober shares. Outlives its connections.
 struct ProbeContext {
   EventLoop& loop;
   const ProberOptions& options;
   SSL_CTX* ssl_context;
   const TrustStore& trust_store;
+  HandshakeGate& handshake_gate;
 };
 
 /// Creates the client SSL_CTX used for collection: every certificate accepted, security
@@ -71,8 +98,12 @@ class ProbeConnection : public std::enable_shared_from_this<ProbeConnection> {
   /// Adds bytes read from the socket by OpenSSL (from the BIO callback).
   void count_read(size_t bytes) { bytes_read_ += bytes; }
 
+  /// Called by the HandshakeGate when this connected socket may begin its dialogue or
+  /// handshake.
+  void admitted();
+
  private:
-  enum class Phase { idle, connecting, dialogue, handshake, after_tls, done };
+  enum class Phase { idle, connecting, waiting, dialogue, handshake, after_tls, done };
 
   void on_event(uint32_t events);
   void set_phase(Phase phase, std::chrono::milliseconds timeout, ProbeError on_timeout);
@@ -92,6 +123,7 @@ class ProbeConnection : public std::enable_shared_from_this<ProbeConnection> {
   void finish();
   void judge();
   void close_socket();
+  void release_gate_place();
   bool over_read_cap() const { return bytes_read_ > context_.options.max_read_bytes; }
 
   const ProbeContext& context_;
@@ -113,6 +145,7 @@ class ProbeConnection : public std::enable_shared_from_this<ProbeConnection> {
   SmtpReplyReader ehlo_reply_;
   bool finished_ = false;
   bool started_connect_ = false;
+  bool holds_gate_place_ = false;
 };
 
 }  // namespace dnsscience::tls::detail

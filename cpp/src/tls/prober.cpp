@@ -148,6 +148,10 @@ void ProberOptions::validate() const {
   if (max_read_bytes == 0) {
     throw Error(ErrorKind::invalid_argument, "invalid max_read_bytes 0; use a positive byte count");
   }
+  if (max_handshakes == 0) {
+    throw Error(ErrorKind::invalid_argument,
+                "invalid max_handshakes 0; allow at least one handshake at a time");
+  }
   if (max_per_address == 0) {
     throw Error(ErrorKind::invalid_argument,
                 "invalid max_per_address 0; allow at least one connection per address");
@@ -199,7 +203,8 @@ struct TlsProber::Impl : std::enable_shared_from_this<TlsProber::Impl> {
         options(std::move(options_in)),
         trust_store(options.ca_file),
         ssl_context(detail::make_collecting_context()),
-        context{loop, options, ssl_context.get(), trust_store} {}
+        handshake_gate(loop, options.max_handshakes),
+        context{loop, options, ssl_context.get(), trust_store, handshake_gate} {}
 
   struct AddressSlots {
     size_t active = 0;
@@ -211,6 +216,7 @@ struct TlsProber::Impl : std::enable_shared_from_this<TlsProber::Impl> {
   const ProberOptions options;
   TrustStore trust_store;
   detail::SslCtxPtr ssl_context;
+  detail::HandshakeGate handshake_gate;
   detail::ProbeContext context;
   std::unordered_map<std::string, AddressSlots> slots;
   std::unordered_set<std::shared_ptr<TargetProbe>> targets;
@@ -495,5 +501,7 @@ void TlsProber::probe(ProbeTarget target, Callback callback) {
 size_t TlsProber::connections_in_flight() const {
   return impl_->connections_open + impl_->connections_waiting;
 }
+
+size_t TlsProber::handshakes_in_flight() const { return impl_->handshake_gate.active(); }
 
 }  // namespace dnsscience::tls

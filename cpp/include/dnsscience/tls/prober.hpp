@@ -44,6 +44,10 @@ struct ProberOptions {
   std::string ehlo_name = "dnsscience.invalid";  ///< the SMTP EHLO argument
   int expiring_days = 30;
   size_t max_per_address = 2;  ///< connections open at once to one IP address
+  /// Connections past their TCP connect (STARTTLS dialogue, handshake, EHLO after TLS)
+  /// at once. Connected sockets beyond it wait under the total deadline. Connections
+  /// still connecting do not count.
+  size_t max_handshakes = 500;
   bool probe_all_addresses = false;  ///< probe every A and AAAA address, not only the first
   /// ALPN protocols offered on the ports in `alpn_ports` (HTTPS); other ports offer none.
   std::vector<std::string> https_alpn = {"h2", "http/1.1"};
@@ -83,6 +87,8 @@ class TlsProber {
 
   /// Connections open or waiting for a per-address slot.
   size_t connections_in_flight() const;
+  /// Connections in their dialogue or handshake, at most ProberOptions::max_handshakes.
+  size_t handshakes_in_flight() const;
 
  private:
   struct Impl;
