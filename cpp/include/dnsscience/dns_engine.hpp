@@ -68,10 +68,12 @@ struct DnsEngineStats {
 /// A Resolver on c-ares that runs on an EventLoop and sends many queries at once.
 ///
 /// It sends the question exactly as given (no search list, no c-ares cache), with
-/// EDNS (UDP payload size 1232) and the AD bit set, and decodes the raw answer
-/// itself, so results do not depend on the c-ares version. A query whose UDP
-/// response is truncated is resent over TCP. The engine enforces each query's
-/// deadline itself.
+/// EDNS (UDP payload size 1232) and the AD bit set, and decodes the response
+/// itself, so records and statuses do not depend on the c-ares version. A malformed
+/// response is the exception. c-ares 1.18 passes it on, and the query ends at once
+/// with DnsStatus::error. c-ares 1.34 rejects it and fails every query sent on that
+/// socket, so the engine retries each of them. A query whose UDP response is
+/// truncated is resent over TCP. The engine enforces each query's deadline itself.
 ///
 /// Construct it, call query(), stats() and destroy it on the loop thread only.
 /// Destroying the engine drops unfinished queries without calling their callbacks.
