@@ -22,6 +22,7 @@ from typing import Any
 
 __all__ = [
     "BenchmarkReport",
+    "CpuMeter",
     "ProcessRun",
     "ProgressPrinter",
     "daemon_command",
@@ -118,6 +119,61 @@ def udp_receive_buffer_errors() -> int:
         return 0
     counters = dict(zip(lines[0][1:], lines[1][1:], strict=True))
     return int(counters.get("RcvbufErrors", 0))
+
+
+def _process_cpu_seconds(comm: str) -> float:
+    """Return the CPU seconds of every process named ``comm``, with their reaped children."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                text = stat.read()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        if name != comm:
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        # utime, stime, cutime and cstime are fields 14 to 17 of proc(5).
+        total += sum(int(value) for value in fields[11:15])
+    return total / ticks
+
+
+class CpuMeter:
+    """CPU use over an interval: the whole host's, and by process name.
+
+    The host figure comes from /proc/stat: the share of all CPUs that was not
+    idle or waiting for I/O. The per-name figures add the CPU time of every
+    process with that name, including children it has reaped, so PostgreSQL
+    backends that exit count under their postmaster.
+    """
+
+    def __init__(self, names: Sequence[str] = ()) -> None:
+        self.names = list(names)
+        self._host = self._host_ticks()
+        self._by_name = {name: _process_cpu_seconds(name) for name in self.names}
+        self._started = time.monotonic()
+
+    @staticmethod
+    def _host_ticks() -> tuple[int, int]:
+        fields = [int(value) for value in _read("/proc/stat").splitlines()[0].split()[1:]]
+        idle = fields[3] + fields[4]
+        return sum(fields[:8]) - idle, sum(fields[:8])
+
+    def report(self, report: BenchmarkReport, prefix: str) -> None:
+        """Record the host's busy share and each name's cores in use since construction."""
+        busy_before, total_before = self._host
+        busy_after, total_after = self._host_ticks()
+        elapsed = time.monotonic() - self._started
+        if total_after > total_before:
+            share = (busy_after - busy_before) / (total_after - total_before)
+            report.measure(f"{prefix}_host_cpu_busy_percent", 100.0 * share, "%")
+        for name in self.names:
+            seconds = _process_cpu_seconds(name) - self._by_name[name]
+            report.measure(f"{prefix}_cpu_cores_{name}", seconds / elapsed if elapsed else 0.0)
 
 
 def source_revision() -> str:

@@ -64,6 +64,13 @@ def parse_arguments() -> argparse.Namespace:
         "(default: the library's DEFAULT_INFLIGHT_PER_NAMESERVER)",
     )
     parser.add_argument(
+        "--min-inflight-per-nameserver",
+        type=int,
+        default=None,
+        help="where dnsscience's adaptive in-flight limit starts, and its floor "
+        "(default: the library's DEFAULT_MIN_INFLIGHT_PER_NAMESERVER)",
+    )
+    parser.add_argument(
         "--responders",
         type=int,
         default=1,
@@ -115,13 +122,20 @@ def run_ours(
     nameservers: list[str],
     concurrency: int,
     cap: int | None,
+    floor: int | None,
 ):
-    from dnsscience.email import DEFAULT_INFLIGHT_PER_NAMESERVER, check_email_many
+    from dnsscience.email import (
+        DEFAULT_INFLIGHT_PER_NAMESERVER,
+        DEFAULT_MIN_INFLIGHT_PER_NAMESERVER,
+        check_email_many,
+    )
 
     cap = DEFAULT_INFLIGHT_PER_NAMESERVER if cap is None else cap
+    floor = min(cap, DEFAULT_MIN_INFLIGHT_PER_NAMESERVER if floor is None else floor)
     # At most cap queries wait for one nameserver's delayed answers at a time, so
     # its rate is at most cap / delay.
     report.measure("ours_max_inflight_per_nameserver", cap)
+    report.measure("ours_min_inflight_per_nameserver", floor)
 
     print(
         f"dnsscience: {len(domains)} domains, concurrency {concurrency}, "
@@ -136,6 +150,7 @@ def run_ours(
             nameservers=nameservers,
             concurrency=concurrency,
             max_inflight_per_nameserver=cap,
+            min_inflight_per_nameserver=floor,
             progress=ProgressPrinter("dnsscience"),
         )
     )
@@ -232,6 +247,7 @@ def main() -> int:
                 nameservers,
                 arguments.concurrency,
                 arguments.max_inflight_per_nameserver,
+                arguments.min_inflight_per_nameserver,
             )
             baseline = run_baseline(report, domains[: arguments.baseline_domains], nameserver)
         finally:

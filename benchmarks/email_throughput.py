@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _support import (  # noqa: E402
     BenchmarkReport,
+    CpuMeter,
     daemon_command,
     daemon_environment,
     load_domains,
@@ -49,6 +50,8 @@ from query_mix import QueryMix, run_dnsperf  # noqa: E402
 TARGET_QPS_RATIO = 0.5
 TARGET_PEAK_RSS_MIB = 300.0
 DATABASE = "bench_email"
+#: Server processes whose CPU use is recorded during each run.
+SERVER_PROCESSES = ("knotd", "postgres")
 
 
 def parse_arguments() -> argparse.Namespace:
@@ -218,9 +221,11 @@ def main() -> int:
         report.measure("mix_queries_per_domain", queries_per_domain)
 
         drops_before = udp_receive_buffer_errors()
+        meter = CpuMeter(SERVER_PROCESSES + ("dnsperf",))
         ceiling = run_dnsperf(
             report, bed.nameserver, input_path, arguments.dnsperf_seconds, outstanding
         )
+        meter.report(report, "dnsperf")
         report.measure(
             "dnsperf_udp_receive_buffer_drops", udp_receive_buffer_errors() - drops_before
         )
@@ -230,7 +235,9 @@ def main() -> int:
         migrate(dsn)
         load_domains(cluster, dsn, domains, workdir)
         drops_before = udp_receive_buffer_errors()
+        meter = CpuMeter(SERVER_PROCESSES)
         run = run_ours(report, arguments, dsn, bed.nameserver, workdir)
+        meter.report(report, "ours")
         report.measure("ours_udp_receive_buffer_drops", udp_receive_buffer_errors() - drops_before)
         stored, complete = count_stored(cluster, dsn)
         report.measure("ours_rows_stored", stored)

@@ -29,13 +29,15 @@ void register_email(py::module_& module) {
   module.def(
       "email_session",
       [](const std::vector<std::string>& nameservers, double timeout, int tries, double qps, double domain_timeout,
-         const std::vector<std::string>& dkim_selectors, size_t max_in_flight, size_t max_inflight_per_nameserver) {
+         const std::vector<std::string>& dkim_selectors, size_t max_in_flight, size_t max_inflight_per_nameserver,
+         size_t min_inflight_per_nameserver) {
         EmailSessionOptions options;
         for (const auto& text : nameservers) options.dns.nameservers.push_back(Nameserver::parse(text));
         options.dns.timeout = timeout;
         options.dns.tries = tries;
         options.dns.qps = qps;
         options.dns.max_inflight_per_nameserver = max_inflight_per_nameserver;
+        options.dns.min_inflight_per_nameserver = min_inflight_per_nameserver;
         options.email.dkim_selectors = dkim_selectors;
         options.email.domain_timeout = seconds_to_milliseconds("domain_timeout", domain_timeout);
         options.max_in_flight = max_in_flight;
@@ -45,7 +47,7 @@ void register_email(py::module_& module) {
       py::arg("nameservers") = std::vector<std::string>{}, py::kw_only(), py::arg("timeout") = 2.0,
       py::arg("tries") = 3, py::arg("qps") = 0.0, py::arg("domain_timeout") = 10.0,
       py::arg("dkim_selectors") = default_dkim_selectors(), py::arg("max_in_flight") = 1000,
-      py::arg("max_inflight_per_nameserver") = 1000,
+      py::arg("max_inflight_per_nameserver") = 1000, py::arg("min_inflight_per_nameserver") = 256,
       "Open a BatchSession that checks the email security records of domains.\n\n"
       "Items are domain names, normalized with normalize_domain(); an invalid name\n"
       "gives a result with `error` set instead of an exception. Each result is one JSON\n"
@@ -53,7 +55,9 @@ void register_email(py::module_& module) {
       "DMARC, DKIM, MTA-STS, TLS-RPT and BIMI fields, and findings. nameservers are\n"
       "'ip[:port]' texts; empty uses /etc/resolv.conf. `timeout` (seconds) bounds one\n"
       "query over its `tries`; `domain_timeout` (seconds) bounds all lookups of one\n"
-      "domain. qps caps messages per second (0: no cap). Raises InvalidArgumentError\n"
+      "domain. qps caps messages per second (0: no cap). Queries in flight to one\n"
+      "nameserver start at min_inflight_per_nameserver and adapt up to\n"
+      "max_inflight_per_nameserver. Raises InvalidArgumentError\n"
       "for bad values.");
 
   module.def(

@@ -49,6 +49,7 @@ def email_session(
     dkim_selectors: Sequence[str] = ...,
     max_in_flight: int = 1000,
     max_inflight_per_nameserver: int = 1000,
+    min_inflight_per_nameserver: int = 256,
 ) -> BatchSession: ...
 def email_finding_codes() -> list[dict[str, str]]: ...
 def tls_session(

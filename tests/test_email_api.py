@@ -224,6 +224,30 @@ def test_bad_arguments_raise_at_call(nameservers):
         check_email_many(["example.test"], nameservers=nameservers, timeout=0)
     with pytest.raises(ValueError):
         check_email_many(["example.test"], nameservers=nameservers, concurrency=0)
+    for name in ("max_inflight_per_nameserver", "min_inflight_per_nameserver"):
+        with pytest.raises(ValueError, match=name):
+            check_email_many(["example.test"], nameservers=nameservers, **{name: 0})
+
+
+def test_fixed_in_flight_limit(dns_testbed, nameservers):
+    truth = dns_testbed.manifest["truth"]
+    names = [name for name in dns_testbed.domains if truth[name]["source"] == "generated"][:200]
+    adaptive = {r.domain: r.to_dict() for r in check_email_many(names, nameservers=nameservers)}
+    fixed = {
+        r.domain: r.to_dict()
+        for r in check_email_many(
+            names,
+            nameservers=nameservers,
+            max_inflight_per_nameserver=4,
+            min_inflight_per_nameserver=4,
+        )
+    }
+    assert set(fixed) == set(adaptive)
+    for name, result in fixed.items():
+        assert result["complete"], name
+        assert result["mx_records"] == adaptive[name]["mx_records"], name
+        assert result["spf_record"] == adaptive[name]["spf_record"], name
+        assert result["dkim_selectors"] == adaptive[name]["dkim_selectors"], name
 
 
 def test_corpus_domains_complete(dns_testbed, nameservers):

@@ -446,6 +446,7 @@ TEST(DnsEngine, ThousandsInFlight) {
   constexpr size_t kCount = 5000;
   DnsEngineOptions options = options_for({server.address()}, 10.0, 3);
   options.max_inflight_per_nameserver = kCount;
+  options.min_inflight_per_nameserver = kCount;
   DnsEngine engine(loop, options);
 
   std::array<size_t, 7> by_status{};
@@ -467,6 +468,97 @@ TEST(DnsEngine, ThousandsInFlight) {
   EXPECT_EQ(stats.retries, 0u);
   // All sends go out in one pass before the first response is read.
   EXPECT_GT(max_in_flight, 1000u);
+}
+
+// Runs `count` queries for `prefix`N.test at once and returns the highest number in
+// flight seen from their callbacks.
+size_t run_batch(DnsEngine& engine, EventLoop& loop, const std::string& prefix, size_t count) {
+  size_t finished = 0;
+  size_t max_in_flight = 0;
+  for (size_t i = 0; i < count; ++i) {
+    engine.query(prefix + std::to_string(i) + ".test", RRType::TXT, [&](DnsAnswer) {
+      ++finished;
+      max_in_flight = std::max(max_in_flight, engine.stats().in_flight + 1);
+    });
+  }
+  run_until(loop, [&] { return finished == count; });
+  EXPECT_EQ(finished, count);
+  return max_in_flight;
+}
+
+// Drops every query whose name starts with "lost", answers the others like zone().
+std::optional<std::vector<uint8_t>> lossy_zone(const dns::DnsMessage& query, bool tcp) {
+  if (query.qname.rfind("lost", 0) == 0) return std::nullopt;
+  return zone(query, tcp);
+}
+
+// Options for `server` with an in-flight limit from `min` to `max`.
+DnsEngineOptions limit_options(const FakeDnsServer& server, size_t min, size_t max, double timeout = 2.0,
+                               int tries = 3) {
+  DnsEngineOptions options = options_for({server.address()}, timeout, tries);
+  options.min_inflight_per_nameserver = min;
+  options.max_inflight_per_nameserver = max;
+  return options;
+}
+
+TEST(DnsEngine, InFlightLimitGrowsToMaximumWhileQueriesWait) {
+  // Every answer takes 20 ms whatever the load, so round trips stay flat.
+  FakeDnsServer server(zone, milliseconds(20));
+  EventLoop loop;
+  DnsEngine engine(loop, limit_options(server, 8, 64));
+  EXPECT_EQ(engine.stats().inflight_limits, std::vector<size_t>{8});
+
+  const size_t max_in_flight = run_batch(engine, loop, "grow", 2000);
+  EXPECT_GT(max_in_flight, 8u);
+  EXPECT_LE(max_in_flight, 64u);
+  EXPECT_EQ(engine.stats().inflight_limits, std::vector<size_t>{64});
+}
+
+TEST(DnsEngine, InFlightLimitStaysWithoutWaitingQueries) {
+  FakeDnsServer server(zone);
+  EventLoop loop;
+  DnsEngine engine(loop, limit_options(server, 8, 64));
+  for (int round = 0; round < 20; ++round) run_batch(engine, loop, "idle", 4);
+  EXPECT_EQ(engine.stats().inflight_limits, std::vector<size_t>{8});
+}
+
+TEST(DnsEngine, InFlightLimitHalvesOncePerLossBurst) {
+  FakeDnsServer server(lossy_zone, milliseconds(20));
+  EventLoop loop;
+  DnsEngine engine(loop, limit_options(server, 4, 64, 0.3, 1));
+  run_batch(engine, loop, "warm", 2000);
+  ASSERT_EQ(engine.stats().inflight_limits, std::vector<size_t>{64});
+
+  // Ten tries lost together halve the limit once.
+  run_batch(engine, loop, "lost-a", 10);
+  EXPECT_EQ(engine.stats().inflight_limits, std::vector<size_t>{32});
+  EXPECT_EQ(engine.stats().answers(DnsStatus::timeout), 10u);
+
+  // A later loss halves it again, down to the minimum and no further.
+  run_batch(engine, loop, "lost-b", 1);
+  EXPECT_EQ(engine.stats().inflight_limits, std::vector<size_t>{16});
+  for (int round = 0; round < 4; ++round) run_batch(engine, loop, "lost-c" + std::to_string(round), 1);
+  EXPECT_EQ(engine.stats().inflight_limits, std::vector<size_t>{4});
+}
+
+TEST(DnsEngine, InFlightLimitStaysWhenRoundTripsGrow) {
+  // An undelayed server answers the first queries at once and later ones only after
+  // the queue in front of them, so round trips grow with the load.
+  FakeDnsServer server(zone);
+  EventLoop loop;
+  DnsEngine engine(loop, limit_options(server, 8, 4096));
+  run_batch(engine, loop, "queue", 3000);
+  // Growing on every answer would have reached about 1,700 here.
+  EXPECT_LT(engine.stats().inflight_limits[0], 500u);
+}
+
+TEST(DnsEngine, FixedInFlightLimitWhenMinimumIsMaximum) {
+  FakeDnsServer server(lossy_zone);
+  EventLoop loop;
+  DnsEngine engine(loop, limit_options(server, 16, 16, 0.3, 1));
+  EXPECT_LE(run_batch(engine, loop, "fixed", 500), 16u);
+  run_batch(engine, loop, "lost", 3);
+  EXPECT_EQ(engine.stats().inflight_limits, std::vector<size_t>{16});
 }
 
 }  // namespace

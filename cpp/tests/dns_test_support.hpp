@@ -9,8 +9,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -126,7 +129,10 @@ class FakeDnsServer {
  public:
   using Handler = std::function<std::optional<std::vector<uint8_t>>(const dns::DnsMessage& query, bool tcp)>;
 
-  explicit FakeDnsServer(Handler handler) : handler_(std::move(handler)) {
+  /// `udp_delay` holds each UDP response that long before sending it, without
+  /// blocking the queries behind it, like a server far away.
+  explicit FakeDnsServer(Handler handler, std::chrono::milliseconds udp_delay = std::chrono::milliseconds(0))
+      : handler_(std::move(handler)), udp_delay_(udp_delay) {
     udp_fd_ = socket(AF_INET, SOCK_DGRAM, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;
@@ -210,8 +216,15 @@ class FakeDnsServer {
     std::vector<std::thread> clients;
     uint8_t buffer[65536];
     while (!stopping_) {
+      send_due_responses();
+      int wait_ms = 50;
+      if (!delayed_.empty()) {
+        const auto until = delayed_.front().due - std::chrono::steady_clock::now();
+        wait_ms = static_cast<int>(std::clamp<long long>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(until).count() + 1, 0, 50));
+      }
       pollfd fds[2] = {{udp_fd_, POLLIN, 0}, {tcp_fd_, POLLIN, 0}};
-      if (poll(fds, 2, 50) <= 0) continue;
+      if (poll(fds, 2, wait_ms) <= 0) continue;
       if (fds[0].revents & POLLIN) {
         sockaddr_in peer{};
         socklen_t peer_length = sizeof peer;
@@ -219,7 +232,7 @@ class FakeDnsServer {
         if (got > 0) {
           auto response = handle(buffer, static_cast<size_t>(got), false);
           if (response) {
-            sendto(udp_fd_, response->data(), response->size(), 0, reinterpret_cast<sockaddr*>(&peer), peer_length);
+            delayed_.push_back({std::chrono::steady_clock::now() + udp_delay_, std::move(*response), peer});
           }
         }
       }
@@ -231,7 +244,25 @@ class FakeDnsServer {
     for (auto& client : clients) client.join();
   }
 
+  struct DelayedResponse {
+    std::chrono::steady_clock::time_point due;
+    std::vector<uint8_t> bytes;
+    sockaddr_in peer;
+  };
+
+  void send_due_responses() {
+    const auto now = std::chrono::steady_clock::now();
+    while (!delayed_.empty() && delayed_.front().due <= now) {
+      const DelayedResponse& response = delayed_.front();
+      sendto(udp_fd_, response.bytes.data(), response.bytes.size(), 0,
+             reinterpret_cast<const sockaddr*>(&response.peer), sizeof response.peer);
+      delayed_.pop_front();
+    }
+  }
+
   Handler handler_;
+  std::chrono::milliseconds udp_delay_;
+  std::deque<DelayedResponse> delayed_;  // server thread only, in due order
   int udp_fd_ = -1;
   int tcp_fd_ = -1;
   uint16_t port_ = 0;

@@ -26,7 +26,11 @@ from dnsscience.daemons.runtime import (
     main_entry,
     raise_open_file_limit,
 )
-from dnsscience.email import DEFAULT_DKIM_SELECTORS, DEFAULT_INFLIGHT_PER_NAMESERVER
+from dnsscience.email import (
+    DEFAULT_DKIM_SELECTORS,
+    DEFAULT_INFLIGHT_PER_NAMESERVER,
+    DEFAULT_MIN_INFLIGHT_PER_NAMESERVER,
+)
 from dnsscience.errors import InvalidArgumentError
 from dnsscience.results import TRANSIENT_STATUSES
 
@@ -71,6 +75,7 @@ class EmailWorker:
             dkim_selectors=selectors,
             max_in_flight=int(self.settings.concurrency),
             max_inflight_per_nameserver=DEFAULT_INFLIGHT_PER_NAMESERVER,
+            min_inflight_per_nameserver=DEFAULT_MIN_INFLIGHT_PER_NAMESERVER,
         )
 
     def close(self) -> None:

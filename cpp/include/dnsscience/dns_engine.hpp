@@ -44,6 +44,13 @@ struct DnsEngineOptions {
   double qps = 0;
   /// Maximum queries outstanding at one nameserver; more wait in a FIFO queue.
   size_t max_inflight_per_nameserver = 1000;
+  /// Where each nameserver's in-flight limit starts, and its floor. The limit adapts
+  /// between this and max_inflight_per_nameserver, as TCP congestion control does:
+  /// it grows while answers come back, queries wait for it and round trips stay
+  /// under twice the lowest one, and it halves when a try times out (at most once
+  /// per try timeout). A value above the maximum counts as the maximum, so min = max
+  /// fixes the limit.
+  size_t min_inflight_per_nameserver = 256;
   /// Maximum queries outstanding on one c-ares channel (one UDP socket per server),
   /// so that one socket's receive buffer does not overflow.
   size_t max_queries_per_socket = 200;
@@ -58,6 +65,8 @@ struct DnsEngineStats {
   uint64_t late_answers = 0;     ///< c-ares results that arrived after their query had finished
   /// Finished queries by outcome, indexed by static_cast<size_t>(DnsStatus).
   std::array<uint64_t, 7> answers_by_status{};
+  /// Current in-flight limit of each nameserver, in nameserver order.
+  std::vector<size_t> inflight_limits;
   size_t in_flight = 0;  ///< queries sent and not finished
   size_t queued = 0;     ///< queries or retries waiting for the qps or per-nameserver cap
 

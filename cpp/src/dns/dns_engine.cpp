@@ -30,6 +30,10 @@ constexpr int kSocketReceiveBuffer = 4 << 20;
 constexpr std::chrono::milliseconds kAresTick{50};
 // Capacity of the token bucket, in seconds' worth of queries at the qps cap.
 constexpr double kBurstSeconds = 0.05;
+// The in-flight limit grows only while the smoothed round trip stays within this
+// factor of the lowest one. The average moves by 1/kRttSmoothing of each difference.
+constexpr double kQueueingRttFactor = 2.0;
+constexpr double kRttSmoothing = 8.0;
 
 double milliseconds_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double, std::milli>(to - from).count();
@@ -64,6 +68,7 @@ struct DnsEngine::Impl {
     uint64_t query_id;
     Channel* channel;
     int sequence;  // the query's send count after this send, to spot the latest send
+    Clock::time_point sent_at;
   };
 
   struct Query {
@@ -71,6 +76,7 @@ struct DnsEngine::Impl {
     Callback callback;
     std::vector<uint8_t> packet;
     Clock::time_point first_send{};
+    Clock::time_point last_send{};
     Clock::time_point deadline{};
     int attempts = 0;  // tries started, TCP resends after truncation excluded
     size_t last_nameserver = 0;
@@ -78,6 +84,15 @@ struct DnsEngine::Impl {
     bool use_tcp = false;
     bool waiting = false;
     EventLoop::TimerId timer = 0;
+  };
+
+  // The adaptive in-flight limit of one nameserver.
+  struct Window {
+    double limit = 0;
+    double threshold = 0;  // below it the limit grows by one per answer, above by 1/limit
+    Clock::time_point reduced_at{};
+    double min_rtt_ms = 0;       // lowest round trip seen, 0 before the first answer
+    double smoothed_rtt_ms = 0;  // moving average of recent round trips
   };
 
   // A send waiting for the qps cap or a nameserver's in-flight cap.
@@ -95,6 +110,9 @@ struct DnsEngine::Impl {
   void pump();
   bool take_token();
   size_t least_loaded_nameserver() const;
+  bool window_full(size_t nameserver) const;
+  void widen_window(size_t nameserver, double rtt_ms);
+  void narrow_window(size_t nameserver, Clock::time_point sent_at);
   Channel* channel_for(size_t nameserver, bool tcp);
   std::unique_ptr<Channel> create_channel(size_t nameserver, bool tcp);
   void send(Query& query, uint64_t id, size_t nameserver, bool tcp);
@@ -117,6 +135,7 @@ struct DnsEngine::Impl {
   std::chrono::nanoseconds per_try_timeout{};
   std::vector<std::string> server_names;
   std::vector<size_t> nameserver_in_flight;
+  std::vector<Window> windows;
   std::vector<std::vector<std::unique_ptr<Channel>>> udp_channels;
   std::vector<std::vector<std::unique_ptr<Channel>>> tcp_channels;
 
@@ -173,6 +192,12 @@ DnsEngine::Impl::Impl(EventLoop& event_loop, DnsEngineOptions engine_options)
       std::chrono::duration<double>(options.timeout / options.tries));
   for (const Nameserver& server : options.nameservers) server_names.push_back(server.to_string());
   nameserver_in_flight.assign(options.nameservers.size(), 0);
+  options.min_inflight_per_nameserver =
+      std::max<size_t>(1, std::min(options.min_inflight_per_nameserver, options.max_inflight_per_nameserver));
+  Window initial;
+  initial.limit = static_cast<double>(options.min_inflight_per_nameserver);
+  initial.threshold = static_cast<double>(options.max_inflight_per_nameserver);
+  windows.assign(options.nameservers.size(), initial);
   udp_channels.resize(options.nameservers.size());
   tcp_channels.resize(options.nameservers.size());
   tokens = std::max(1.0, options.qps * kBurstSeconds);
@@ -337,6 +362,37 @@ size_t DnsEngine::Impl::least_loaded_nameserver() const {
   return best;
 }
 
+bool DnsEngine::Impl::window_full(size_t nameserver) const {
+  return static_cast<double>(nameserver_in_flight[nameserver]) >= std::floor(windows[nameserver].limit);
+}
+
+void DnsEngine::Impl::widen_window(size_t nameserver, double rtt_ms) {
+  // Only a limit that keeps queries waiting grows, so an idle engine keeps its limit.
+  Window& window = windows[nameserver];
+  if (window.min_rtt_ms == 0 || rtt_ms < window.min_rtt_ms) window.min_rtt_ms = rtt_ms;
+  window.smoothed_rtt_ms = window.smoothed_rtt_ms == 0
+                               ? rtt_ms
+                               : window.smoothed_rtt_ms + (rtt_ms - window.smoothed_rtt_ms) / kRttSmoothing;
+  if (waiting_count == 0) return;
+  // Round trips well above the lowest mean that queries already queue at the server
+  // (or in this process), so more in flight would only lengthen the queue.
+  if (window.smoothed_rtt_ms > kQueueingRttFactor * window.min_rtt_ms) return;
+  const double maximum = static_cast<double>(options.max_inflight_per_nameserver);
+  window.limit += window.limit < window.threshold ? 1.0 : 1.0 / window.limit;
+  window.limit = std::min(window.limit, maximum);
+}
+
+void DnsEngine::Impl::narrow_window(size_t nameserver, Clock::time_point sent_at) {
+  // The tries lost in one burst time out together, so only the first timeout of a
+  // send made after the last reduction halves the limit.
+  Window& window = windows[nameserver];
+  if (sent_at < window.reduced_at) return;
+  const double minimum = static_cast<double>(options.min_inflight_per_nameserver);
+  window.limit = std::max(minimum, window.limit / 2);
+  window.threshold = window.limit;
+  window.reduced_at = Clock::now();
+}
+
 void DnsEngine::Impl::pump() {
   for (;;) {
     std::deque<Dispatch>& queue = !retry_queue.empty() ? retry_queue : new_queue;
@@ -351,7 +407,7 @@ void DnsEngine::Impl::pump() {
     const size_t nameserver = next.nameserver ? *next.nameserver : least_loaded_nameserver();
     // Strict FIFO: the head waits for its nameserver, and everything else waits
     // behind it. A finished send calls schedule_pump() again.
-    if (nameserver_in_flight[nameserver] >= options.max_inflight_per_nameserver) return;
+    if (window_full(nameserver)) return;
     if (!take_token()) return;
     queue.pop_front();
     Query& query = it->second;
@@ -380,6 +436,7 @@ void DnsEngine::Impl::send(Query& query, uint64_t id, size_t nameserver, bool tc
     ++in_flight_count;
   }
   query.last_nameserver = nameserver;
+  query.last_send = now;
   query.answer.server = server_names[nameserver];
   ++query.answer.tries;
   ++stats.queries_sent;
@@ -391,7 +448,7 @@ void DnsEngine::Impl::send(Query& query, uint64_t id, size_t nameserver, bool tc
   arm_timer(query, id, std::min(now + per_try_timeout, query.deadline));
   ensure_tick();
 
-  auto* context = new Send{this, id, channel, query.answer.tries};
+  auto* context = new Send{this, id, channel, query.answer.tries, now};
   ares_send(channel->handle, query.packet.data(), static_cast<int>(query.packet.size()), &Impl::on_result,
             context);
   rethrow_callback_exception();
@@ -431,6 +488,7 @@ void DnsEngine::Impl::handle_result(Send& sent, int status, const unsigned char*
   Query& query = it->second;
 
   if (status == ARES_SUCCESS) {
+    widen_window(channel.nameserver, milliseconds_between(sent.sent_at, Clock::now()));
     handle_response(query, sent.query_id, channel.nameserver, channel.tcp, buffer, length);
     return;
   }
@@ -487,6 +545,7 @@ void DnsEngine::Impl::retry_or_fail(uint64_t id, const std::string& failure) {
   if (it == queries.end()) return;
   Query& query = it->second;
   const auto now = Clock::now();
+  if (failure.empty() && !query.waiting) narrow_window(query.last_nameserver, query.last_send);
   if (now >= query.deadline) {
     finish(id, DnsStatus::timeout,
            "no response within " + std::to_string(options.timeout) + " s after " +
@@ -607,6 +666,9 @@ DnsEngineStats DnsEngine::stats() const {
   DnsEngineStats snapshot = impl_->stats;
   snapshot.in_flight = impl_->in_flight_count;
   snapshot.queued = impl_->waiting_count;
+  for (const auto& window : impl_->windows) {
+    snapshot.inflight_limits.push_back(static_cast<size_t>(window.limit));
+  }
   return snapshot;
 }
 
