@@ -552,6 +552,19 @@ TEST(DnsEngine, InFlightLimitStaysWhenRoundTripsGrow) {
   EXPECT_LT(engine.stats().inflight_limits[0], 500u);
 }
 
+TEST(DnsEngine, InFlightLimitShrinksWhenRoundTripsGrow) {
+  FakeDnsServer server(zone, milliseconds(5));
+  EventLoop loop;
+  DnsEngine engine(loop, limit_options(server, 8, 64));
+  run_batch(engine, loop, "fast", 2000);
+  ASSERT_EQ(engine.stats().inflight_limits, std::vector<size_t>{64});
+
+  // Round trips of 50 ms are ten times the lowest, so each answer gives a place back.
+  server.set_udp_delay(milliseconds(50));
+  run_batch(engine, loop, "slow", 200);
+  EXPECT_EQ(engine.stats().inflight_limits, std::vector<size_t>{8});
+}
+
 TEST(DnsEngine, FixedInFlightLimitWhenMinimumIsMaximum) {
   FakeDnsServer server(lossy_zone);
   EventLoop loop;

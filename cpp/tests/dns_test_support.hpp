@@ -129,10 +129,10 @@ class FakeDnsServer {
  public:
   using Handler = std::function<std::optional<std::vector<uint8_t>>(const dns::DnsMessage& query, bool tcp)>;
 
-  /// `udp_delay` holds each UDP response that long before sending it, without
-  /// blocking the queries behind it, like a server far away.
+  /// `udp_delay` delays each UDP response by that long, without blocking the queries
+  /// behind it, like a server far away.
   explicit FakeDnsServer(Handler handler, std::chrono::milliseconds udp_delay = std::chrono::milliseconds(0))
-      : handler_(std::move(handler)), udp_delay_(udp_delay) {
+      : handler_(std::move(handler)), udp_delay_ms_(udp_delay.count()) {
     udp_fd_ = socket(AF_INET, SOCK_DGRAM, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;
@@ -161,6 +161,9 @@ class FakeDnsServer {
     close(udp_fd_);
     close(tcp_fd_);
   }
+
+  /// Changes the delay of the UDP responses to queries that arrive from now on.
+  void set_udp_delay(std::chrono::milliseconds delay) { udp_delay_ms_ = delay.count(); }
 
   uint16_t port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
@@ -232,7 +235,11 @@ class FakeDnsServer {
         if (got > 0) {
           auto response = handle(buffer, static_cast<size_t>(got), false);
           if (response) {
-            delayed_.push_back({std::chrono::steady_clock::now() + udp_delay_, std::move(*response), peer});
+            const auto due = std::chrono::steady_clock::now() + std::chrono::milliseconds(udp_delay_ms_.load());
+            // A lowered delay can make a response due before earlier ones.
+            auto position = std::upper_bound(delayed_.begin(), delayed_.end(), due,
+                                             [](auto time, const DelayedResponse& held) { return time < held.due; });
+            delayed_.insert(position, {due, std::move(*response), peer});
           }
         }
       }
@@ -261,7 +268,7 @@ class FakeDnsServer {
   }
 
   Handler handler_;
-  std::chrono::milliseconds udp_delay_;
+  std::atomic<int64_t> udp_delay_ms_;
   std::deque<DelayedResponse> delayed_;  // server thread only, in due order
   int udp_fd_ = -1;
   int tcp_fd_ = -1;

@@ -171,8 +171,9 @@ class EmailWorker:
         still in flight when the drain time ran out.
 
         Until ``refill_until`` (a monotonic time), the next batch is claimed as soon
-        as every submitted domain has started, so the checker never idles while the
-        slowest domains of a batch finish.
+        as no more than ``concurrency`` submitted domains wait to start. The checker
+        then has work queued while this thread stores results, and never idles
+        while the slowest domains of a batch finish.
         """
         from dnsscience.store import email as email_store
 
@@ -186,7 +187,7 @@ class EmailWorker:
                 refill_until is not None
                 and not stop.requested
                 and time.monotonic() < refill_until
-                and self.session.queued() == 0
+                and self.session.queued() <= self.settings.concurrency
                 and not self._refill(connection, ids_by_name, outstanding)
             ):
                 refill_until = None

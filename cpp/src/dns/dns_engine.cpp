@@ -30,8 +30,9 @@ constexpr int kSocketReceiveBuffer = 4 << 20;
 constexpr std::chrono::milliseconds kAresTick{50};
 // Capacity of the token bucket, in seconds' worth of queries at the qps cap.
 constexpr double kBurstSeconds = 0.05;
-// The in-flight limit grows only while the smoothed round trip stays within this
-// factor of the lowest one. The average moves by 1/kRttSmoothing of each difference.
+// The in-flight limit grows while the smoothed round trip stays within this factor
+// of the lowest one, and shrinks above it. The average moves by 1/kRttSmoothing of
+// each difference.
 constexpr double kQueueingRttFactor = 2.0;
 constexpr double kRttSmoothing = 8.0;
 
@@ -89,9 +90,9 @@ struct DnsEngine::Impl {
   // The adaptive in-flight limit of one nameserver.
   struct Window {
     double limit = 0;
-    double threshold = 0;  // below it the limit grows by one per answer, above by 1/limit
+    double threshold = 0;  // below it the limit grows by one per response, above by 1/limit
     Clock::time_point reduced_at{};
-    double min_rtt_ms = 0;       // lowest round trip seen, 0 before the first answer
+    double min_rtt_ms = 0;       // lowest round trip seen, 0 before the first response
     double smoothed_rtt_ms = 0;  // moving average of recent round trips
   };
 
@@ -111,7 +112,7 @@ struct DnsEngine::Impl {
   bool take_token();
   size_t least_loaded_nameserver() const;
   bool window_full(size_t nameserver) const;
-  void widen_window(size_t nameserver, double rtt_ms);
+  void adapt_window(size_t nameserver, double rtt_ms);
   void narrow_window(size_t nameserver, Clock::time_point sent_at);
   Channel* channel_for(size_t nameserver, bool tcp);
   std::unique_ptr<Channel> create_channel(size_t nameserver, bool tcp);
@@ -366,17 +367,21 @@ bool DnsEngine::Impl::window_full(size_t nameserver) const {
   return static_cast<double>(nameserver_in_flight[nameserver]) >= std::floor(windows[nameserver].limit);
 }
 
-void DnsEngine::Impl::widen_window(size_t nameserver, double rtt_ms) {
-  // Only a limit that keeps queries waiting grows, so an idle engine keeps its limit.
+void DnsEngine::Impl::adapt_window(size_t nameserver, double rtt_ms) {
   Window& window = windows[nameserver];
   if (window.min_rtt_ms == 0 || rtt_ms < window.min_rtt_ms) window.min_rtt_ms = rtt_ms;
   window.smoothed_rtt_ms = window.smoothed_rtt_ms == 0
                                ? rtt_ms
                                : window.smoothed_rtt_ms + (rtt_ms - window.smoothed_rtt_ms) / kRttSmoothing;
+  if (window.smoothed_rtt_ms > kQueueingRttFactor * window.min_rtt_ms) {
+    // Queries already queue at the server (or in this process), so more in flight
+    // would only lengthen the queue. Each such response gives back one place.
+    const double minimum = static_cast<double>(options.min_inflight_per_nameserver);
+    window.limit = std::max(minimum, window.limit - 1.0);
+    return;
+  }
+  // Only a limit that keeps queries waiting grows, so an idle engine keeps its limit.
   if (waiting_count == 0) return;
-  // Round trips well above the lowest mean that queries already queue at the server
-  // (or in this process), so more in flight would only lengthen the queue.
-  if (window.smoothed_rtt_ms > kQueueingRttFactor * window.min_rtt_ms) return;
   const double maximum = static_cast<double>(options.max_inflight_per_nameserver);
   window.limit += window.limit < window.threshold ? 1.0 : 1.0 / window.limit;
   window.limit = std::min(window.limit, maximum);
@@ -488,7 +493,7 @@ void DnsEngine::Impl::handle_result(Send& sent, int status, const unsigned char*
   Query& query = it->second;
 
   if (status == ARES_SUCCESS) {
-    widen_window(channel.nameserver, milliseconds_between(sent.sent_at, Clock::now()));
+    adapt_window(channel.nameserver, milliseconds_between(sent.sent_at, Clock::now()));
     handle_response(query, sent.query_id, channel.nameserver, channel.tcp, buffer, length);
     return;
   }
