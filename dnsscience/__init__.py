@@ -4,7 +4,19 @@ The compiled core is the private module ``dnsscience._core``; use the functions
 exported here instead.
 """
 
-from dnsscience._core import __version__
+try:
+    from dnsscience._core import __version__
+except ModuleNotFoundError as error:  # pragma: no cover - depends on the working directory
+    if error.name != "dnsscience._core":
+        raise
+    from pathlib import Path
+
+    raise ImportError(
+        f"the compiled module dnsscience._core is missing from {Path(__file__).parent}. "
+        "Python probably imported the source folder of a checkout instead of the "
+        "installed package: run from another directory (./dev setup installs the "
+        "package into .venv)"
+    ) from error
 from dnsscience.email import check_email, check_email_many, normalize_domain
 from dnsscience.errors import (
     ConfigurationError,

@@ -26,10 +26,11 @@ DEFAULT_DKIM_SELECTORS = (
 
 
 #: Default bounds of the queries in flight to one nameserver. The limit starts at the
-#: minimum, grows while answers return and queries wait, and halves when a try times
-#: out. Against the local Knot test bed on a 2-core machine a fixed 256 lost no
-#: answer, while a fixed 1000 overflowed the server's UDP receive buffer now and then;
-#: against a server 30 ms away, 1000 in flight was nearly twice as fast as 256.
+#: minimum, grows while responses return with flat round trips and queries wait,
+#: shrinks while round trips show queueing, and halves when a try times out. Against
+#: the local Knot test bed on a 2-core machine a fixed 256 lost no response, while a
+#: fixed 1000 overflowed the server's UDP receive buffer now and then. Against a server
+#: 30 ms away, 1000 in flight was nearly twice as fast as 256.
 DEFAULT_INFLIGHT_PER_NAMESERVER = 1000
 DEFAULT_MIN_INFLIGHT_PER_NAMESERVER = 256
 
@@ -117,8 +118,10 @@ def check_email_many(
         qps: cap on DNS queries per second over the whole batch; 0 means no cap.
         max_inflight_per_nameserver: cap on queries in flight to one nameserver.
         min_inflight_per_nameserver: where that limit starts and its floor. It
-            grows while answers return and queries wait, and halves when a try
-            times out. Pass the same value for both to fix the limit.
+            grows while responses return with round trips under twice the lowest
+            seen and queries wait, shrinks by one per slower response, and halves
+            when a try times out. A minimum above the maximum counts as the
+            maximum, so the same value for both fixes the limit.
         progress: called as ``progress(done, total)`` from the calling thread.
 
     The DNS work runs in C++ with the GIL released. Ctrl-C (KeyboardInterrupt)

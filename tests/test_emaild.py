@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import time
 from datetime import datetime, timedelta, timezone
@@ -85,6 +86,28 @@ def test_unmigrated_database_stops_daemon(dns_testbed, legacy_database):
     assert completed.returncode == 4
     assert "dnsscience db migrate" in completed.stdout
     assert "email_security_details" in completed.stdout
+
+
+def test_help_lists_settings_and_exit_statuses():
+    completed = subprocess.run([*EMAILD, "--help"], capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0
+    for name in ("DATABASE_URL", "DB_PASS", "DNSSCIENCE_CONCURRENCY", "DNSSCIENCE_TLS_CONNECTIONS"):
+        assert name in completed.stdout
+    assert "exit status" in completed.stdout
+
+
+def test_once_gives_up_on_unreachable_database(dns_testbed):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # Nothing listens on the port, so every connection attempt is refused at once.
+    dsn = f"postgresql://postgres@127.0.0.1:{port}/nothing?connect_timeout=2"
+    started = time.monotonic()
+    completed = _run_once(dsn, dns_testbed.nameserver)
+    assert completed.returncode == 4
+    assert "giving up (--once)" in completed.stdout
+    # Three pauses of 1, 2 and 4 s between four attempts.
+    assert 6.0 < time.monotonic() - started < 60.0
 
 
 def test_migrated_legacy_database_keeps_rows(dns_testbed, migrated_legacy_database,

@@ -362,6 +362,26 @@ TEST(DnsEngine, ClosedPortIsErrorNotTimeout) {
   EXPECT_LT(answer.elapsed_ms, 1500.0);
 }
 
+TEST(DnsEngine, ClosedPortIsErrorForEveryQuery) {
+  // Many queries share a socket. The port-unreachable error reaches only some of
+  // their sends, and the other tries time out. Every query still ends as an error.
+  EventLoop loop;
+  DnsEngine engine(loop, options_for({"127.0.0.1:" + std::to_string(closed_udp_port())}, 1.5, 3));
+  constexpr size_t kCount = 40;
+  std::array<size_t, 7> by_status{};
+  size_t finished = 0;
+  for (size_t i = 0; i < kCount; ++i) {
+    engine.query("closed" + std::to_string(i) + ".test", RRType::TXT, [&](DnsAnswer answer) {
+      ++by_status[static_cast<size_t>(answer.status)];
+      ++finished;
+      EXPECT_NE(answer.error.find("127.0.0.1:"), std::string::npos) << answer.error;
+    });
+  }
+  run_until(loop, [&] { return finished == kCount; });
+  EXPECT_EQ(finished, kCount);
+  EXPECT_EQ(by_status[static_cast<size_t>(DnsStatus::error)], kCount);
+}
+
 TEST(DnsEngine, QpsCapKeepsFifoOrder) {
   FakeDnsServer server(zone);
   EventLoop loop;

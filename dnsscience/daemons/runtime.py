@@ -25,6 +25,7 @@ from dnsscience.errors import ConfigurationError, DatabaseError, SchemaError
 
 __all__ = [
     "EXIT_CONFIGURATION",
+    "EXIT_DATABASE",
     "EXIT_SCHEMA",
     "DRAIN_SECONDS",
     "StopSignal",
@@ -40,6 +41,8 @@ __all__ = [
 EXIT_CONFIGURATION = 3
 #: Exit status when the database lacks a required table, column or constraint.
 EXIT_SCHEMA = 4
+#: Exit status of a ``--once`` run that could not reach or use the database.
+EXIT_DATABASE = 4
 
 #: After SIGTERM, how long work already in flight may run before the daemon exits.
 DRAIN_SECONDS = 20.0
@@ -47,6 +50,9 @@ DRAIN_SECONDS = 20.0
 IDLE_SECONDS = 30.0
 #: Maximum pause between attempts to reach the database, in seconds.
 MAX_RECONNECT_SECONDS = 60.0
+#: Attempts a ``--once`` run makes to reach or use the database (pauses of 1, 2 and
+#: 4 s between them) before it exits with EXIT_DATABASE. A daemon retries forever.
+ONCE_DATABASE_ATTEMPTS = 4
 
 LOG_FORMAT = "%(asctime)s - %(name)s - %(levelname)s - %(message)s"
 LOG_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -107,7 +113,22 @@ def instance_name() -> str:
 
 def build_argument_parser(prog: str, description: str) -> argparse.ArgumentParser:
     """Return the argument parser shared by the daemons."""
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    from dnsscience.config import VARIABLES
+
+    lines = ["environment variables (default in brackets):"]
+    for name, (default, meaning) in VARIABLES.items():
+        lines.append(f"  {name} [{default}]: {meaning}" if default else f"  {name}: {meaning}")
+    lines += [
+        "",
+        "exit status: 0 stopped normally, 3 unusable configuration, 4 a required schema "
+        "gap, or (with --once) a database that could not be reached or used",
+    ]
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=description,
+        epilog="\n".join(lines),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--once", action="store_true", help="process what is due now, then exit")
     parser.add_argument(
         "--env-file",
@@ -119,13 +140,13 @@ def build_argument_parser(prog: str, description: str) -> argparse.ArgumentParse
         "--log-level",
         default=os.environ.get("DNSSCIENCE_LOG_LEVEL", "INFO"),
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="least severe level logged (default INFO)",
+        help="least severe level logged (default: DNSSCIENCE_LOG_LEVEL, else INFO)",
     )
     parser.add_argument(
         "--log-file",
         metavar="PATH",
         help="also append the log to PATH (the original daemons used "
-        "/var/log/dnsscience/<name>.log); standard output is always logged to",
+        "/var/log/dnsscience/<name>.log); the log always goes to standard output too",
     )
     parser.add_argument(
         "--pid-file",
@@ -186,17 +207,27 @@ class _PidFile:
             self.path.unlink(missing_ok=True)
 
 
-def _connect(conninfo: str, stop: StopSignal, logger: logging.Logger) -> Any | None:
-    """Open a database connection, retrying with backoff until it works or a stop."""
+def _connect(
+    conninfo: str, stop: StopSignal, logger: logging.Logger, attempts: int | None
+) -> Any | None:
+    """Open a database connection, retrying with backoff until it works or a stop.
+
+    Returns None after a stop. With ``attempts``, raises the last DatabaseError
+    once that many attempts have failed.
+    """
     from dnsscience import _core
 
     delay = 1.0
+    failures = 0
     while not stop.requested:
         try:
             connection = _core.Connection(conninfo)
             logger.info("Database connection established")
             return connection
         except DatabaseError as error:
+            failures += 1
+            if attempts is not None and failures >= attempts:
+                raise
             logger.error("Database connection failed: %s; retrying in %.0f s", error, delay)
             if stop.wait(delay):
                 break
@@ -259,7 +290,12 @@ def _run_loop(
     heartbeat: Any,
     logger: logging.Logger,
 ) -> int:
-    connection = _connect(settings.conninfo(), stop, logger)
+    attempts = ONCE_DATABASE_ATTEMPTS if once else None
+    try:
+        connection = _connect(settings.conninfo(), stop, logger, attempts)
+    except DatabaseError as error:
+        logger.error("Database connection failed %d times, giving up (--once): %s", attempts, error)
+        return EXIT_DATABASE
     if connection is None:
         return 0
     try:
@@ -291,19 +327,26 @@ def _batches(
     from dnsscience import metrics
 
     delay = 1.0
+    failures = 0
     while not stop.requested:
         started = time.monotonic()
         try:
             done = worker.run_batch(connection, stop)
             delay = 1.0
+            failures = 0
         except SchemaError as error:
             logger.error("Schema error: %s; run 'dnsscience db migrate'", error)
             metrics.count_error("schema")
             return EXIT_SCHEMA
         except DatabaseError as error:
-            logger.error("Database error: %s; retrying in %.0f s", error, delay)
             metrics.count_error("database")
             heartbeat.count_errors({"database": 1})
+            failures += 1
+            if once and failures >= ONCE_DATABASE_ATTEMPTS:
+                logger.error("Database error %d times in a row, giving up (--once): %s",
+                             failures, error)
+                return EXIT_DATABASE
+            logger.error("Database error: %s; retrying in %.0f s", error, delay)
             if stop.wait(delay):
                 break
             delay = min(delay * 2, MAX_RECONNECT_SECONDS)

@@ -31,8 +31,8 @@ enum class DnsStatus {
   nxdomain,  ///< RCODE 3: the name does not exist
   servfail,  ///< RCODE 2
   refused,   ///< RCODE 5
-  timeout,   ///< no answer from any nameserver within the deadline
-  error,     ///< any other failure: FORMERR, NOTIMP, a malformed answer, a network error
+  timeout,   ///< no answer from any nameserver within the deadline, and no try failed outright
+  error,     ///< any other failure: FORMERR, NOTIMP, a malformed answer, a network error on any try
 };
 
 /// Returns the lowercase name of `status` ("nxdomain").

@@ -78,6 +78,7 @@ struct DnsEngine::Impl {
     std::vector<uint8_t> packet;
     Clock::time_point first_send{};
     Clock::time_point last_send{};
+    std::string last_failure;  // the latest network failure of a try, if any
     Clock::time_point deadline{};
     int attempts = 0;  // tries started, TCP resends after truncation excluded
     size_t last_nameserver = 0;
@@ -122,6 +123,7 @@ struct DnsEngine::Impl {
                        int length);
   void retry_or_fail(uint64_t id, const std::string& failure);
   void finish(uint64_t id, DnsStatus status, std::string error = {});
+  void finish_without_response(uint64_t id, const std::string& timeout_detail);
   void arm_timer(Query& query, uint64_t id, Clock::time_point when);
   void ensure_tick();
   void tick();
@@ -551,10 +553,10 @@ void DnsEngine::Impl::retry_or_fail(uint64_t id, const std::string& failure) {
   Query& query = it->second;
   const auto now = Clock::now();
   if (failure.empty() && !query.waiting) narrow_window(query.last_nameserver, query.last_send);
+  if (!failure.empty()) query.last_failure = failure;
   if (now >= query.deadline) {
-    finish(id, DnsStatus::timeout,
-           "no response within " + std::to_string(options.timeout) + " s after " +
-               std::to_string(query.answer.tries) + " sends");
+    finish_without_response(id, "no response within " + std::to_string(options.timeout) + " s after " +
+                                    std::to_string(query.answer.tries) + " sends");
     return;
   }
   if (query.waiting) {
@@ -564,13 +566,8 @@ void DnsEngine::Impl::retry_or_fail(uint64_t id, const std::string& failure) {
     return;
   }
   if (query.attempts >= options.tries) {
-    if (failure.empty()) {
-      finish(id, DnsStatus::timeout,
-             "no response after " + std::to_string(query.answer.tries) + " sends within " +
-                 std::to_string(options.timeout) + " s");
-    } else {
-      finish(id, DnsStatus::error, failure);
-    }
+    finish_without_response(id, "no response after " + std::to_string(query.answer.tries) +
+                                    " sends within " + std::to_string(options.timeout) + " s");
     return;
   }
 
@@ -583,6 +580,18 @@ void DnsEngine::Impl::retry_or_fail(uint64_t id, const std::string& failure) {
   // While the retry waits for a cap, only the overall deadline runs.
   arm_timer(query, id, query.deadline);
   schedule_pump();
+}
+
+void DnsEngine::Impl::finish_without_response(uint64_t id, const std::string& timeout_detail) {
+  Query& query = queries.at(id);
+  // A try that failed outright (the port is closed, the connection was reset) says
+  // more than the timeouts of the others: the server is unreachable, not slow.
+  if (!query.last_failure.empty()) {
+    std::string failure = std::move(query.last_failure);
+    finish(id, DnsStatus::error, std::move(failure));
+  } else {
+    finish(id, DnsStatus::timeout, timeout_detail);
+  }
 }
 
 void DnsEngine::Impl::finish(uint64_t id, DnsStatus status, std::string error) {
