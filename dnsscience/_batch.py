@@ -8,11 +8,12 @@ way out.
 
 from __future__ import annotations
 
+import operator
 import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-__all__ = ["ProgressCallback", "iterate_session", "resolve_nameservers"]
+__all__ = ["ProgressCallback", "check_count", "iterate_session", "resolve_nameservers"]
 
 #: Maximum time one poll of the session blocks, in seconds.
 POLL_SECONDS = 0.2
@@ -21,6 +22,21 @@ POLL_MAX_RESULTS = 512
 
 #: Called as ``progress(done, total)`` after each result.
 ProgressCallback = Callable[[int, int], None]
+
+
+def check_count(name: str, value: Any) -> int:
+    """Return ``value`` as an int when it is a whole number of at least 1.
+
+    Integer types such as numpy's pass; floats, bools and smaller numbers raise
+    ValueError naming the argument and the value.
+    """
+    try:
+        number = operator.index(value)
+    except TypeError:
+        number = None
+    if number is None or isinstance(value, bool) or number < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+    return number
 
 
 def resolve_nameservers(nameservers: Iterable[str] | str | None) -> list[str]:

@@ -369,7 +369,7 @@ class Settings:
         """TLS targets in progress at once: DNSSCIENCE_TLS_CONNECTIONS, or 4 x the workers.
 
         A target waiting for its TCP connect costs a socket and no CPU, so more of them
-        than handshakes run at once. Targets that never answer then do not delay the
+        than handshakes run at once. Targets that never respond then do not delay the
         ones that do.
         """
         return self.tls_connections or 4 * self.ssl_scanner_workers
@@ -403,8 +403,14 @@ class Settings:
             parts.append(f"password={_quote_conninfo(self.db_password)}")
         return " ".join(parts)
 
-    def redacted(self) -> str:
-        """Return the settings as ``key=value`` text for logs, with no password."""
+    def redacted(self, part: str | None = None) -> str:
+        """Return the settings as ``key=value`` text for logs, with no password.
+
+        ``part`` "email" leaves out the TLS settings and "tls" the email-only ones
+        (concurrency, qps, DKIM selectors); None lists every setting.
+        """
+        if part not in (None, "email", "tls"):
+            raise ValueError(f"unknown settings part {part!r}; use 'email', 'tls' or None")
         if self.database_source == "PG*":
             database = "libpq PG* variables"
         else:
@@ -426,4 +432,8 @@ class Settings:
             "ca_file": self.ca_file or "(system default)",
             "env_file": self.env_file or "(none)",
         }
-        return ", ".join(f"{key}={value}" for key, value in items.items())
+        left_out = {
+            "email": ("ssl_scanner_workers", "tls_connections", "tls_ports", "ca_file"),
+            "tls": ("concurrency", "qps", "dkim_selectors"),
+        }.get(part, ())
+        return ", ".join(f"{key}={value}" for key, value in items.items() if key not in left_out)

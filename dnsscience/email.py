@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from dnsscience import _core
-from dnsscience._batch import ProgressCallback, iterate_session, resolve_nameservers
+from dnsscience._batch import (
+    ProgressCallback,
+    check_count,
+    iterate_session,
+    resolve_nameservers,
+)
 from dnsscience.results import EmailResult
 
 __all__ = [
@@ -61,16 +66,10 @@ def _open_session(
 ):
     if timeout <= 0:
         raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
-    if tries < 1:
-        raise ValueError(f"tries must be at least 1, not {tries!r}")
-    if concurrency < 1:
-        raise ValueError(f"concurrency must be at least 1, not {concurrency!r}")
-    for name, value in (
-        ("max_inflight_per_nameserver", max_inflight_per_nameserver),
-        ("min_inflight_per_nameserver", min_inflight_per_nameserver),
-    ):
-        if value < 1:
-            raise ValueError(f"{name} must be at least 1, not {value!r}")
+    tries = check_count("tries", tries)
+    concurrency = check_count("concurrency", concurrency)
+    max_inflight = check_count("max_inflight_per_nameserver", max_inflight_per_nameserver)
+    min_inflight = check_count("min_inflight_per_nameserver", min_inflight_per_nameserver)
     selectors = list(DEFAULT_DKIM_SELECTORS if dkim_selectors is None else dkim_selectors)
     return _core.email_session(
         nameservers=resolve_nameservers(nameservers),
@@ -80,8 +79,8 @@ def _open_session(
         domain_timeout=float(domain_timeout),
         dkim_selectors=selectors,
         max_in_flight=int(concurrency),
-        max_inflight_per_nameserver=int(max_inflight_per_nameserver),
-        min_inflight_per_nameserver=int(min_inflight_per_nameserver),
+        max_inflight_per_nameserver=max_inflight,
+        min_inflight_per_nameserver=min_inflight,
     )
 
 

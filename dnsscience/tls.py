@@ -23,7 +23,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from dnsscience import _core
-from dnsscience._batch import ProgressCallback, iterate_session, resolve_nameservers
+from dnsscience._batch import (
+    ProgressCallback,
+    check_count,
+    iterate_session,
+    resolve_nameservers,
+)
 from dnsscience.results import Finding
 
 __all__ = [
@@ -302,14 +307,11 @@ def _open_session(
 ) -> Any:
     timeout = _check_seconds("timeout", timeout)
     total = _check_seconds("total_timeout", total_timeout) if total_timeout else 3 * timeout
-    if concurrency < 1:
-        raise ValueError(f"concurrency must be at least 1, not {concurrency!r}")
+    concurrency = check_count("concurrency", concurrency)
     if max_connections is None:
         max_connections = default_max_connections(concurrency)
-    elif max_connections < 1:
-        raise ValueError(f"max_connections must be at least 1, not {max_connections!r}")
-    if max_per_address < 1:
-        raise ValueError(f"max_per_address must be at least 1, not {max_per_address!r}")
+    max_connections = check_count("max_connections", max_connections)
+    max_per_address = check_count("max_per_address", max_per_address)
     options: dict[str, Any] = {
         "nameservers": resolve_nameservers(nameservers),
         "connect_timeout": timeout,

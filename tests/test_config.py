@@ -217,3 +217,20 @@ def test_tls_connections_follow_workers_unless_set():
         env={"SSL_SCANNER_WORKERS": "50", "DNSSCIENCE_TLS_CONNECTIONS": "7000"}
     )
     assert explicit.tls_connection_limit == 7000
+
+
+def test_redacted_parts():
+    settings = Settings.from_environment(env={})
+    email = settings.redacted("email")
+    tls = settings.redacted("tls")
+    everything = settings.redacted()
+    assert "dkim_selectors=" in email
+    assert "ssl_scanner_workers=" not in email
+    assert "tls_connections=2000" in tls
+    assert "dkim_selectors=" not in tls
+    assert "batch_size=" in email
+    assert "batch_size=" in tls
+    assert "ssl_scanner_workers=" in everything
+    assert "qps=" in everything
+    with pytest.raises(ValueError, match="dns"):
+        settings.redacted("dns")

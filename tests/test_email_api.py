@@ -224,9 +224,17 @@ def test_bad_arguments_raise_at_call(nameservers):
         check_email_many(["example.test"], nameservers=nameservers, timeout=0)
     with pytest.raises(ValueError):
         check_email_many(["example.test"], nameservers=nameservers, concurrency=0)
-    for name in ("max_inflight_per_nameserver", "min_inflight_per_nameserver"):
-        with pytest.raises(ValueError, match=name):
-            check_email_many(["example.test"], nameservers=nameservers, **{name: 0})
+    for name in ("max_inflight_per_nameserver", "min_inflight_per_nameserver", "tries"):
+        for value in (0, 2.5, True):
+            with pytest.raises(ValueError, match=name):
+                check_email_many(["example.test"], nameservers=nameservers, **{name: value})
+
+
+def test_numpy_integers_accepted(dns_testbed, nameservers):
+    numpy = pytest.importorskip("numpy")
+    results = list(check_email_many(["example.test"], nameservers=nameservers,
+                                    concurrency=numpy.int64(4)))
+    assert len(results) == 1
 
 
 def test_fixed_in_flight_limit(dns_testbed, nameservers):

@@ -361,9 +361,10 @@ def test_default_max_connections_stays_within_open_file_limit():
         assert value <= soft - 64 or value == 1
 
 
-def test_max_connections_must_be_positive(tls_nameserver):
+@pytest.mark.parametrize("value", [0, -1, 1.5, "10"])
+def test_max_connections_must_be_a_positive_whole_number(tls_nameserver, value):
     with pytest.raises(ValueError, match="max_connections"):
-        scan_tls_many(["127.0.0.1:443"], nameservers=[tls_nameserver], max_connections=0)
+        scan_tls_many(["127.0.0.1:443"], nameservers=[tls_nameserver], max_connections=value)
 
 
 @pytest.mark.parametrize(

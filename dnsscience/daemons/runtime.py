@@ -265,7 +265,10 @@ def run_daemon(
     stop.install()
     with _PidFile(arguments.pid_file):
         logger.info("%s daemon started (PID: %d), version %s", name, os.getpid(), __version__)
-        logger.info("Settings: %s", settings.redacted())
+        part = {"emaild": "email", "ssl_scanner": "tls", "ssl_monitord": "tls"}.get(
+            worker.schema_scope
+        )
+        logger.info("Settings: %s", settings.redacted(part))
         metrics.set_build_info(name)
         server = metrics.start_metrics_server(settings.metrics_port, daemon=name)
         heartbeat = Heartbeat(
