@@ -19,6 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from dnsscience import __version__
+from dnsscience._options import add_log_level
 from dnsscience.cli_db import add_db_parser
 from dnsscience.cli_ops import add_ops_parsers
 from dnsscience.cli_tls import add_tls_parser
@@ -32,15 +33,6 @@ EXIT_DATABASE = 4
 EXIT_INTERRUPTED = 130
 
 logger = logging.getLogger("dnsscience")
-
-
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--log-level",
-        default=argparse.SUPPRESS,
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="least severe level logged to standard error (default WARNING)",
-    )
 
 
 def _add_email_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -67,7 +59,7 @@ def _add_email_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME",
         help="DKIM selector to probe (repeatable); default: the built-in list of 20",
     )
-    _add_common(parser)
+    add_log_level(parser)
     parser.set_defaults(handler=_run_email)
 
 
@@ -143,7 +135,7 @@ def _add_demo_parser(subparsers: argparse._SubParsersAction) -> None:
         "--domains", type=int, default=10_000, help="generated domains (10000)"
     )
     parser.add_argument("--seed", type=int, default=1, help="generator seed (1)")
-    _add_common(parser)
+    add_log_level(parser)
     parser.set_defaults(handler=_run_demo)
 
 
@@ -162,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
         "3 configuration, 4 database or schema, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    _add_common(parser)
+    add_log_level(parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_email_parser(subparsers)
     add_tls_parser(subparsers)
@@ -180,7 +172,7 @@ def _add_log_level_everywhere(parser: argparse.ArgumentParser) -> None:
             continue
         for subparser in action.choices.values():
             if "--log-level" not in subparser._option_string_actions:
-                _add_common(subparser)
+                add_log_level(subparser)
             _add_log_level_everywhere(subparser)
 
 

@@ -12,6 +12,7 @@ import argparse
 import logging
 import sys
 
+from dnsscience._options import add_env_file
 from dnsscience.config import Settings
 from dnsscience.store import connect, schema
 from dnsscience.store import migrations as migration_runner
@@ -93,10 +94,7 @@ def add_db_parser(subparsers: argparse._SubParsersAction) -> None:
 
     def add(name: str, help_text: str, handler) -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text, description=help_text)
-        command.add_argument(
-            "--env-file", metavar="PATH",
-            help="read KEY=VALUE settings from PATH; variables already set take precedence",
-        )
+        add_env_file(command)
         command.set_defaults(handler=handler)
         return command
 

@@ -16,6 +16,8 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from dnsscience._options import add_env_file, add_log_level
+
 __all__ = ["add_ops_parsers"]
 
 # The exit statuses of dnsscience.cli, repeated because cli.py imports this module
@@ -29,18 +31,8 @@ DASHBOARD_PORT = 9480
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--env-file",
-        metavar="PATH",
-        help="read KEY=VALUE settings from PATH (also DNSSCIENCE_ENV_FILE); "
-        "variables already in the environment take precedence",
-    )
-    parser.add_argument(
-        "--log-level",
-        default=argparse.SUPPRESS,
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="least severe level logged to standard error (default WARNING)",
-    )
+    add_env_file(parser)
+    add_log_level(parser)
 
 
 def _open_connection(arguments: argparse.Namespace) -> Any:

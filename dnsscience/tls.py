@@ -286,10 +286,10 @@ def default_max_connections(concurrency: int) -> int:
     descriptors of the soft RLIMIT_NOFILE for the rest of the process.
     """
     soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = 4 * int(concurrency)
+    requested = 4 * int(concurrency)
     if soft == resource.RLIM_INFINITY:
-        return wanted
-    return max(1, min(wanted, soft - 64))
+        return requested
+    return max(1, min(requested, soft - 64))
 
 
 def _open_session(

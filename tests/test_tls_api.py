@@ -332,7 +332,7 @@ def syn_dropping_port():
     listener.close()
 
 
-def test_unanswered_connects_leave_handshakes_free(tls_testbed, tls_nameserver, syn_dropping_port):
+def test_silent_connects_leave_handshakes(tls_testbed, tls_nameserver, syn_dropping_port):
     valid = probe_item(tls_testbed.target("valid.tls.test"), by_name=False)
     silent = {"host": "127.0.0.1", "port": syn_dropping_port, "starttls": "none"}
     started = time.monotonic()
@@ -353,7 +353,7 @@ def test_unanswered_connects_leave_handshakes_free(tls_testbed, tls_nameserver, 
     assert sorted(result.error.reason for result in rest) == ["connect_timeout"] * 3
 
 
-def test_default_max_connections_stays_within_open_file_limit():
+def test_default_max_connections_within_rlimit():
     soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     value = default_max_connections(500)
     assert 1 <= value <= 2000
@@ -362,7 +362,7 @@ def test_default_max_connections_stays_within_open_file_limit():
 
 
 @pytest.mark.parametrize("value", [0, -1, 1.5, "10"])
-def test_max_connections_must_be_a_positive_whole_number(tls_nameserver, value):
+def test_max_connections_rejects_bad_values(tls_nameserver, value):
     with pytest.raises(ValueError, match="max_connections"):
         scan_tls_many(["127.0.0.1:443"], nameservers=[tls_nameserver], max_connections=value)
 

@@ -46,7 +46,7 @@ std::optional<std::vector<uint8_t>> zone(const dns::DnsMessage& query, bool /*tc
 
 // Sends of a query whose every response is malformed, with 3 tries. c-ares 1.18
 // passes a malformed response to the engine, which ends the query at once. c-ares
-// 1.34 rejects it with ARES_EBADRESP before the engine sees it, and the engine
+// 1.34 rejects it with ARES_EBADRESP before the engine receives it, and the engine
 // retries as after any failed send.
 // NOTE: only c-ares 1.18 and 1.34 have run these tests. Versions 1.21 to 1.33
 // may drop a malformed response instead, so that the query times out.
@@ -362,7 +362,7 @@ TEST(DnsEngine, ClosedPortIsErrorNotTimeout) {
   EXPECT_LT(answer.elapsed_ms, 1500.0);
 }
 
-TEST(DnsEngine, ClosedPortIsErrorForEveryQuery) {
+TEST(DnsEngine, ClosedPortErrorsEveryQuery) {
   // Many queries share a socket. The port-unreachable error reaches only some of
   // their sends, and the other tries time out. Every query still ends as an error.
   EventLoop loop;
@@ -506,7 +506,7 @@ size_t run_batch(DnsEngine& engine, EventLoop& loop, const std::string& prefix, 
   return max_in_flight;
 }
 
-// Drops every query whose name starts with "lost", answers the others like zone().
+// Drops every query whose name starts with "lost" and responds to the others as zone() does.
 std::optional<std::vector<uint8_t>> lossy_zone(const dns::DnsMessage& query, bool tcp) {
   if (query.qname.rfind("lost", 0) == 0) return std::nullopt;
   return zone(query, tcp);
@@ -521,8 +521,8 @@ DnsEngineOptions limit_options(const FakeDnsServer& server, size_t min, size_t m
   return options;
 }
 
-TEST(DnsEngine, InFlightLimitGrowsToMaximumWhileQueriesWait) {
-  // Every answer takes 20 ms whatever the load, so round trips stay flat.
+TEST(DnsEngine, InFlightLimitGrowsToMaximum) {
+  // Every response is delayed 20 ms whatever the load, so round trips stay flat.
   FakeDnsServer server(zone, milliseconds(20));
   EventLoop loop;
   DnsEngine engine(loop, limit_options(server, 8, 64));
@@ -534,7 +534,7 @@ TEST(DnsEngine, InFlightLimitGrowsToMaximumWhileQueriesWait) {
   EXPECT_EQ(engine.stats().inflight_limits, std::vector<size_t>{64});
 }
 
-TEST(DnsEngine, InFlightLimitStaysWithoutWaitingQueries) {
+TEST(DnsEngine, InFlightLimitIdleStays) {
   FakeDnsServer server(zone);
   EventLoop loop;
   DnsEngine engine(loop, limit_options(server, 8, 64));
@@ -542,7 +542,7 @@ TEST(DnsEngine, InFlightLimitStaysWithoutWaitingQueries) {
   EXPECT_EQ(engine.stats().inflight_limits, std::vector<size_t>{8});
 }
 
-TEST(DnsEngine, InFlightLimitHalvesOncePerLossBurst) {
+TEST(DnsEngine, InFlightLimitHalvesOnLoss) {
   FakeDnsServer server(lossy_zone, milliseconds(20));
   EventLoop loop;
   DnsEngine engine(loop, limit_options(server, 4, 64, 0.3, 1));
@@ -561,8 +561,8 @@ TEST(DnsEngine, InFlightLimitHalvesOncePerLossBurst) {
   EXPECT_EQ(engine.stats().inflight_limits, std::vector<size_t>{4});
 }
 
-TEST(DnsEngine, InFlightLimitStaysWhenRoundTripsGrow) {
-  // An undelayed server answers the first queries at once and later ones only after
+TEST(DnsEngine, InFlightLimitQueueingStays) {
+  // An undelayed server responds to the first queries at once and later ones only after
   // the queue in front of them, so round trips grow with the load.
   FakeDnsServer server(zone);
   EventLoop loop;
@@ -572,7 +572,7 @@ TEST(DnsEngine, InFlightLimitStaysWhenRoundTripsGrow) {
   EXPECT_LT(engine.stats().inflight_limits[0], 500u);
 }
 
-TEST(DnsEngine, InFlightLimitShrinksWhenRoundTripsGrow) {
+TEST(DnsEngine, InFlightLimitShrinksOnQueueing) {
   FakeDnsServer server(zone, milliseconds(5));
   EventLoop loop;
   DnsEngine engine(loop, limit_options(server, 8, 64));
@@ -585,7 +585,7 @@ TEST(DnsEngine, InFlightLimitShrinksWhenRoundTripsGrow) {
   EXPECT_EQ(engine.stats().inflight_limits, std::vector<size_t>{8});
 }
 
-TEST(DnsEngine, FixedInFlightLimitWhenMinimumIsMaximum) {
+TEST(DnsEngine, FixedInFlightLimit) {
   FakeDnsServer server(lossy_zone);
   EventLoop loop;
   DnsEngine engine(loop, limit_options(server, 16, 16, 0.3, 1));

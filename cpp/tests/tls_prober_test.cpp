@@ -702,8 +702,8 @@ class SynDropper {
   uint16_t port_ = 0;
 };
 
-TEST_F(TlsProberTest, HandshakeCapQueuesConnectedSockets) {
-  // The silent server accepts and never answers, so each handshake keeps its place
+TEST_F(TlsProberTest, HandshakeCapQueuesConnections) {
+  // The silent server accepts and never responds, so each handshake keeps its place
   // until the handshake deadline. With one place the three run one after another.
   TestServer server(server_options(ServerMode::silent));
   options_.max_per_address = 10;
@@ -724,7 +724,7 @@ TEST_F(TlsProberTest, HandshakeCapQueuesConnectedSockets) {
   EXPECT_EQ(server.connections(), 3);
 }
 
-TEST_F(TlsProberTest, ConnectingTargetsDoNotHoldHandshakePlaces) {
+TEST_F(TlsProberTest, ConnectingTargetsLeaveHandshakes) {
   // Two targets never complete their TCP connect; the one handshake place stays free
   // for the reachable server, which finishes long before their connect deadline.
   SynDropper dropper;

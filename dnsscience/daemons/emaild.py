@@ -51,6 +51,7 @@ class EmailWorker:
     """Claims due domains, checks them and stores the results, batch by batch."""
 
     schema_scope = "emaild"
+    settings_part = "email"
 
     def __init__(self, settings: Any, logger: logging.Logger) -> None:
         self.settings = settings

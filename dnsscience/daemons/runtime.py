@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from dnsscience import __version__
+from dnsscience._options import LOG_LEVELS, add_env_file
 from dnsscience.errors import ConfigurationError, DatabaseError, SchemaError
 
 __all__ = [
@@ -91,6 +92,8 @@ class Worker(Protocol):
 
     #: Schema scope passed to ``dnsscience.store.schema.check``.
     schema_scope: str
+    #: Settings part of the start-up log line: "email", "tls" or None for all.
+    settings_part: str | None
 
     def open(self, connection: Any) -> None:
         """Prepare for work (DNS engine, sessions); ``connection`` is ready."""
@@ -130,17 +133,12 @@ def build_argument_parser(prog: str, description: str) -> argparse.ArgumentParse
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--once", action="store_true", help="process what is due now, then exit")
-    parser.add_argument(
-        "--env-file",
-        metavar="PATH",
-        help="read KEY=VALUE settings from PATH (also DNSSCIENCE_ENV_FILE); "
-        "variables already in the environment take precedence",
-    )
+    add_env_file(parser)
     parser.add_argument(
         "--log-level",
         default=os.environ.get("DNSSCIENCE_LOG_LEVEL", "INFO"),
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="least severe level logged (default: DNSSCIENCE_LOG_LEVEL, else INFO)",
+        choices=LOG_LEVELS,
+        help="minimum level logged (default: DNSSCIENCE_LOG_LEVEL, else INFO)",
     )
     parser.add_argument(
         "--log-file",
@@ -265,10 +263,7 @@ def run_daemon(
     stop.install()
     with _PidFile(arguments.pid_file):
         logger.info("%s daemon started (PID: %d), version %s", name, os.getpid(), __version__)
-        part = {"emaild": "email", "ssl_scanner": "tls", "ssl_monitord": "tls"}.get(
-            worker.schema_scope
-        )
-        logger.info("Settings: %s", settings.redacted(part))
+        logger.info("Settings: %s", settings.redacted(worker.settings_part))
         metrics.set_build_info(name)
         server = metrics.start_metrics_server(settings.metrics_port, daemon=name)
         heartbeat = Heartbeat(

@@ -94,6 +94,7 @@ class TlsWorker:
     """
 
     schema_scope = ""
+    settings_part = "tls"
     daemon_label = ""
 
     def __init__(self, settings: Any, logger: logging.Logger) -> None:

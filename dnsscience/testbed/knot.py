@@ -24,7 +24,7 @@ from dnsscience.testbed.network import (
     ipv6_loopback_available,
     wait_for_dns,
 )
-from dnsscience.testbed.process import ManagedProcess, ServerProcess, find_program
+from dnsscience.testbed.process import LoopbackDnsServer, ManagedProcess, find_program
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ DEFAULT_START_TIMEOUT = 180.0
 
 
 
-class KnotServer(ServerProcess):
+class KnotServer(LoopbackDnsServer):
     """A private ``knotd`` serving the given zone files on loopback."""
 
     def __init__(
@@ -56,15 +56,6 @@ class KnotServer(ServerProcess):
         self.workers = workers
         self.config_path = self.workdir / "knot.conf"
         self._process: ManagedProcess | None = None
-
-    @property
-    def host(self) -> str:
-        return LOOPBACK_IPV4
-
-    @property
-    def nameserver(self) -> str:
-        """``127.0.0.1:PORT``."""
-        return format_nameserver(LOOPBACK_IPV4, self.port)
 
     @property
     def nameserver_ipv6(self) -> str | None:

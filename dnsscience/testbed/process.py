@@ -16,6 +16,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from dnsscience.testbed.network import LOOPBACK_IPV4, format_nameserver
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["ManagedProcess", "ServerProcess", "find_program"]
@@ -153,3 +155,18 @@ class ServerProcess:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+class LoopbackDnsServer(ServerProcess):
+    """A test bed DNS server on 127.0.0.1; subclasses set ``self.port``."""
+
+    port: int
+
+    @property
+    def host(self) -> str:
+        return LOOPBACK_IPV4
+
+    @property
+    def nameserver(self) -> str:
+        """``127.0.0.1:PORT``."""
+        return format_nameserver(LOOPBACK_IPV4, self.port)

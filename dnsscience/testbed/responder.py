@@ -52,7 +52,7 @@ import dns.rdatatype
 import dns.rrset
 
 from dnsscience.testbed.network import LOOPBACK_IPV4, format_nameserver, free_port
-from dnsscience.testbed.process import ManagedProcess, ServerProcess
+from dnsscience.testbed.process import LoopbackDnsServer, ManagedProcess
 
 logger = logging.getLogger(__name__)
 
@@ -398,7 +398,7 @@ class ResponderServer:
             writer.close()
 
 
-class Responder(ServerProcess):
+class Responder(LoopbackDnsServer):
     """The responder as a subprocess on 127.0.0.1; a context manager."""
 
     def __init__(
@@ -416,15 +416,6 @@ class Responder(ServerProcess):
         parse_rules(self.rules)
         self.port = port or free_port()
         self._process: ManagedProcess | None = None
-
-    @property
-    def host(self) -> str:
-        return LOOPBACK_IPV4
-
-    @property
-    def nameserver(self) -> str:
-        """``127.0.0.1:PORT``."""
-        return format_nameserver(LOOPBACK_IPV4, self.port)
 
     @property
     def zones(self) -> list[str]:

@@ -18,12 +18,11 @@ from pathlib import Path
 from dnsscience.testbed.network import (
     LOOPBACK_IPV4,
     LOOPBACK_IPV6,
-    format_nameserver,
     free_port,
     ipv6_loopback_available,
     wait_for_dns,
 )
-from dnsscience.testbed.process import ManagedProcess, ServerProcess, find_program
+from dnsscience.testbed.process import LoopbackDnsServer, ManagedProcess, find_program
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +40,7 @@ def _unbound_address(nameserver: str) -> str:
     return f"{host.strip('[]')}@{port}"
 
 
-class UnboundServer(ServerProcess):
+class UnboundServer(LoopbackDnsServer):
     """A private unbound with stub zones to the test bed's servers."""
 
     def __init__(
@@ -65,15 +64,6 @@ class UnboundServer(ServerProcess):
         self.port = port or free_port(include_ipv6=self.listen_ipv6)
         self.config_path = self.workdir / "unbound.conf"
         self._process: ManagedProcess | None = None
-
-    @property
-    def host(self) -> str:
-        return LOOPBACK_IPV4
-
-    @property
-    def nameserver(self) -> str:
-        """``127.0.0.1:PORT``."""
-        return format_nameserver(LOOPBACK_IPV4, self.port)
 
     def _stub(self, name: str, nameserver: str) -> list[str]:
         return [

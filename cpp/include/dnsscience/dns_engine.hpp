@@ -44,12 +44,13 @@ struct DnsEngineOptions {
   double qps = 0;
   /// Maximum queries outstanding at one nameserver; more wait in a FIFO queue.
   size_t max_inflight_per_nameserver = 1000;
-  /// Where each nameserver's in-flight limit starts, and its floor. The limit adapts
+  /// Starting value and floor of each nameserver's in-flight limit. The limit adapts
   /// between this and max_inflight_per_nameserver, as TCP congestion control does.
   /// Each response whose smoothed round trip is under twice the lowest one grows it,
   /// while queries wait for it, and each slower response shrinks it by one. A try that
-  /// times out halves it, at most once per try timeout. A value above the maximum
-  /// counts as the maximum, so min = max fixes the limit.
+  /// times out halves it unless it was sent before the last halving, so a burst of
+  /// losses halves it once. A value above the maximum counts as the maximum, so
+  /// min = max fixes the limit.
   size_t min_inflight_per_nameserver = 256;
   /// Maximum queries outstanding on one c-ares channel (one UDP socket per server),
   /// so that one socket's receive buffer does not overflow.

@@ -584,8 +584,8 @@ void DnsEngine::Impl::retry_or_fail(uint64_t id, const std::string& failure) {
 
 void DnsEngine::Impl::finish_without_response(uint64_t id, const std::string& timeout_detail) {
   Query& query = queries.at(id);
-  // A try that failed outright (the port is closed, the connection was reset) says
-  // more than the timeouts of the others: the server is unreachable, not slow.
+  // A try that failed outright (the port is closed, the connection was reset) shows
+  // that the server is unreachable, not slow, so it decides over the other timeouts.
   if (!query.last_failure.empty()) {
     std::string failure = std::move(query.last_failure);
     finish(id, DnsStatus::error, std::move(failure));

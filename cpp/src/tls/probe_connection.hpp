@@ -25,7 +25,7 @@ class ProbeConnection;
 
 /// Bounds the connections past their TCP connect (STARTTLS dialogue, handshake, EHLO
 /// after TLS) to ProberOptions::max_handshakes. A connection still connecting takes no
-/// place, so targets that never answer do not keep reachable ones waiting.
+/// place, so targets that never respond do not keep reachable ones waiting.
 class HandshakeGate {
  public:
   HandshakeGate(EventLoop& loop, size_t limit) : loop_(loop), limit_(limit) {}
